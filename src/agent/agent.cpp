@@ -1,0 +1,375 @@
+#include "agent/agent.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "sensors/kernel/exec_fanotify.hpp"
+#include "sensors/kernel/proc_connector.hpp"
+#include "sensors/kernel/process_ebpf.hpp"
+#include "sensors/user/hook_server.hpp"
+#include "sinks/console_sink.hpp"
+#include "sinks/jsonl_sink.hpp"
+
+namespace ringside {
+
+namespace {
+
+constexpr size_t kHashCacheEntries = 4096;
+constexpr size_t kAncestryDepth = 8;
+constexpr int64_t kExitedGraceNs = 10LL * 1000 * 1000 * 1000;
+
+std::string_view base_name(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+void block_agent_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+Agent::Agent(AgentOptions options, std::shared_ptr<const policy::Policy> policy)
+    : opts_(std::move(options)),
+      policy_(std::move(policy)),
+      hashes_(kHashCacheEntries, policy_->settings().hash_max_bytes),
+      queue_(opts_.queue_capacity) {
+  env_.sha256_of = [this](std::string_view path) { return hashes_.sha256_of_path(path); };
+}
+
+Agent::~Agent() { stop(); }
+
+Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
+  std::vector<policy::ParseError> errors;
+  auto pol = policy::Policy::load_file(options.policy_path, &errors);
+  if (!pol) {
+    std::string msg;
+    for (const auto& e : errors) msg += e.to_string() + "\n";
+    if (msg.empty()) msg = pol.error().message;
+    if (msg.back() == '\n') msg.pop_back();
+    return Error{msg, 2};
+  }
+  std::unique_ptr<Agent> agent(new Agent(std::move(options), std::move(pol).value()));
+  if (!agent->opts_.jsonl_path.empty()) {
+    auto sink = JsonlSink::open(agent->opts_.jsonl_path);
+    if (!sink) return std::move(sink).error();
+    agent->sinks_.push_back(std::move(sink).value());
+  }
+  if (agent->opts_.console && agent->opts_.jsonl_path != "-") {
+    agent->sinks_.push_back(
+        std::make_unique<ConsoleSink>(STDOUT_FILENO, isatty(STDOUT_FILENO) == 1));
+  }
+  agent->build_sensors();
+  return agent;
+}
+
+Result<std::unique_ptr<Agent>> Agent::create_with(AgentOptions options,
+                                                  std::shared_ptr<const policy::Policy> policy,
+                                                  std::vector<std::unique_ptr<Sensor>> sensors,
+                                                  std::vector<std::unique_ptr<Sink>> sinks) {
+  std::unique_ptr<Agent> agent(new Agent(std::move(options), std::move(policy)));
+  agent->sensors_ = std::move(sensors);
+  agent->sinks_ = std::move(sinks);
+  for (const auto& s : agent->sensors_) {
+    agent->states_.push_back({std::string(s->name()), std::string(s->mechanism()), s->level(),
+                              s->domain(), "stopped", ""});
+  }
+  return agent;
+}
+
+// The one place where sensors are chosen and wired.
+void Agent::build_sensors() {
+  auto add = [this](std::unique_ptr<Sensor> s) {
+    states_.push_back({std::string(s->name()), std::string(s->mechanism()), s->level(),
+                       s->domain(), "stopped", ""});
+    sensors_.push_back(std::move(s));
+  };
+  if (opts_.domains.count(Domain::kProcess)) {
+    if (opts_.kernel_level) {
+      if (opts_.force_fallback) {
+        add(std::make_unique<ProcConnectorSensor>());
+      } else {
+        add(std::make_unique<ProcessEbpfSensor>(ProcessEbpfSensor::Options{}));
+      }
+      add(std::make_unique<ExecFanotifySensor>());
+    }
+  }
+  if (opts_.user_level) add(std::make_unique<HookServerSensor>(opts_.hook_socket));
+}
+
+Result<void> Agent::start_sensor(size_t i) {
+  Sensor& s = *sensors_[i];
+  auto r = s.start(*this);
+  if (r) {
+    auto pol = policy();
+    r = s.apply_policy(*pol);
+    if (!r) s.stop();
+  }
+  if (r) {
+    states_[i].state = "live";
+    log().info("sensor {} ({} level, {}) live", s.name(), to_string(s.level()), s.mechanism());
+    return ok();
+  }
+  states_[i].state = "failed";
+  states_[i].reason = r.error().message;
+  return std::move(r).error();
+}
+
+Result<void> Agent::start() {
+  if (started_) return ok();
+  started_ = true;
+  sink_thread_ = std::thread([this] { sink_loop(); });
+  const size_t loaded = processes_.load_from_proc();
+  log().debug("process table seeded with {} processes", loaded);
+  for (size_t i = 0; i < sensors_.size(); ++i) {
+    auto r = start_sensor(i);
+    if (r) continue;
+    // Per-area fallback: the proc connector stands in for eBPF process events.
+    if (sensors_[i]->name() == "process_ebpf") {
+      log().warn("eBPF process sensor unavailable ({}); falling back to the proc connector",
+                 r.error().message);
+      sensors_.push_back(std::make_unique<ProcConnectorSensor>());
+      states_.push_back({"process_proc_connector", "proc_connector", Level::kKernel,
+                         Domain::kProcess, "stopped", ""});
+      auto fb = start_sensor(sensors_.size() - 1);
+      if (fb) continue;
+      r = std::move(fb);
+    }
+    log().error("sensor {} failed to start: {}", sensors_[i]->name(), r.error().message);
+    stop();
+    return Error{"sensor " + std::string(sensors_[i]->name()) + " failed: " + r.error().message};
+  }
+  write_ready_file();
+  return ok();
+}
+
+void Agent::write_ready_file() {
+  if (opts_.ready_file.empty()) return;
+  nlohmann::json j;
+  j["pid"] = getpid();
+  j["policy"] = opts_.policy_path;
+  j["sensors"] = nlohmann::json::array();
+  for (const auto& s : states_) {
+    nlohmann::json e{{"name", s.name},     {"mechanism", s.mechanism},
+                     {"level", to_string(s.level)}, {"domain", to_string(s.domain)},
+                     {"state", s.state}};
+    if (!s.reason.empty()) e["reason"] = s.reason;
+    j["sensors"].push_back(e);
+  }
+  const std::string tmp = opts_.ready_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2) << "\n";
+  }
+  if (std::rename(tmp.c_str(), opts_.ready_file.c_str()) != 0) {
+    log().error("cannot write ready file {}: {}", opts_.ready_file, std::strerror(errno));
+  }
+}
+
+void Agent::run_until_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  while (true) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      auto r = reload_policy();
+      if (!r) log().error("policy reload failed, keeping the running policy:\n{}", r.error().message);
+      continue;
+    }
+    log().info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    break;
+  }
+}
+
+Result<void> Agent::reload_policy() {
+  std::vector<policy::ParseError> errors;
+  auto pol = policy::Policy::load_file(opts_.policy_path, &errors);
+  if (!pol) {
+    std::string msg;
+    for (const auto& e : errors) msg += e.to_string() + "\n";
+    return Error{msg.empty() ? pol.error().message : msg};
+  }
+  for (size_t i = 0; i < sensors_.size(); ++i) {
+    if (states_[i].state != "live") continue;
+    auto r = sensors_[i]->apply_policy(**pol);
+    if (!r) {
+      return Error{"sensor " + std::string(sensors_[i]->name()) +
+                   " rejected the new policy: " + r.error().message};
+    }
+  }
+  hashes_.set_max_bytes((*pol)->settings().hash_max_bytes);
+  {
+    std::lock_guard lock(policy_mu_);
+    policy_ = std::move(pol).value();
+  }
+  log().info("policy reloaded from {}", opts_.policy_path);
+  return ok();
+}
+
+void Agent::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (size_t i = sensors_.size(); i-- > 0;) {
+    sensors_[i]->stop();
+    if (states_[i].state == "live") states_[i].state = "stopped";
+  }
+  queue_.close();
+  if (sink_thread_.joinable()) sink_thread_.join();
+  for (size_t i = 0; i < sensors_.size(); ++i) {
+    const SensorStats st = sensors_[i]->stats();
+    log().info("sensor {}: seen {} dropped {} errors {} denied {} defaulted {}",
+               sensors_[i]->name(), st.seen, st.dropped, st.errors, st.denied, st.defaulted);
+  }
+  log().info("events: {} queued, {} dropped at the queue", queue_.pushed(), queue_.dropped());
+}
+
+std::shared_ptr<const policy::Policy> Agent::policy() const {
+  std::lock_guard lock(policy_mu_);
+  return policy_;
+}
+
+bool Agent::is_agent_file(std::string_view path) const {
+  return !opts_.agent_binary.empty() && path == opts_.agent_binary;
+}
+
+void Agent::enrich(Event& ev) {
+  if (auto pid = ev.get_int(Field::kProcessPid)) {
+    if (!ev.has(Field::kProcessExecutable) || !ev.has(Field::kProcessParentPid) ||
+        !ev.has(Field::kUserId)) {
+      if (auto p = processes_.find_or_read(static_cast<int32_t>(*pid))) {
+        if (!ev.has(Field::kProcessExecutable) && !p->executable.empty()) {
+          ev.set(Field::kProcessExecutable, p->executable);
+        }
+        if (!ev.has(Field::kProcessParentPid) && p->ppid > 0) {
+          ev.set(Field::kProcessParentPid, static_cast<int64_t>(p->ppid));
+        }
+        if (!ev.has(Field::kUserId)) ev.set(Field::kUserId, static_cast<int64_t>(p->uid));
+      }
+    }
+  }
+  if (!ev.has(Field::kProcessName)) {
+    if (auto exe = ev.get_str(Field::kProcessExecutable); exe && !exe->empty()) {
+      ev.set(Field::kProcessName, base_name(*exe));
+    }
+  }
+  const bool is_exec = ev.type() == EventType::kProcessExec;
+  if (auto ppid = ev.get_int(Field::kProcessParentPid)) {
+    if (is_exec || ev.type() == EventType::kProcessFork) {
+      if (!ev.has(Field::kProcessParentExecutable)) {
+        if (auto parent = processes_.find_or_read(static_cast<int32_t>(*ppid));
+            parent && !parent->executable.empty()) {
+          ev.set(Field::kProcessParentExecutable, parent->executable);
+          if (is_exec) ev.set(Field::kProcessParentName, base_name(parent->executable));
+        }
+      } else if (is_exec && !ev.has(Field::kProcessParentName)) {
+        ev.set(Field::kProcessParentName, base_name(*ev.get_str(Field::kProcessParentExecutable)));
+      }
+    }
+  }
+  if (is_exec) {
+    if (!ev.has(Field::kRingsideAncestors)) {
+      if (auto pid = ev.get_int(Field::kProcessPid)) {
+        ev.set(Field::kRingsideAncestors, processes_.ancestry(static_cast<int32_t>(*pid), kAncestryDepth));
+      } else if (auto ppid = ev.get_int(Field::kProcessParentPid)) {
+        auto chain = processes_.ancestry(static_cast<int32_t>(*ppid), kAncestryDepth - 1);
+        if (auto parent = processes_.find(static_cast<int32_t>(*ppid))) {
+          chain.insert(chain.begin(), parent->executable);
+        }
+        ev.set(Field::kRingsideAncestors, chain);
+      }
+    }
+    if (!ev.has(Field::kProcessHashSha256)) {
+      if (auto exe = ev.get_str(Field::kProcessExecutable); exe && !exe->empty()) {
+        if (auto h = hashes_.sha256_of_path(*exe)) ev.set(Field::kProcessHashSha256, *h);
+      }
+    }
+  }
+}
+
+policy::Decision Agent::decide(Event& ev) {
+  enrich(ev);
+  const auto pol = policy();
+  const policy::Decision d = pol->evaluate(ev, ev.level(), env_);
+  ev.set_verdict(d.verdict, d.rule != nullptr ? std::string_view(d.rule->name) : "");
+  return d;
+}
+
+void Agent::emit(Event&& ev) {
+  ev.set(Field::kEventSequence, static_cast<int64_t>(sequence_.fetch_add(1) + 1));
+  if (!ev.has(Field::kRingsideVerdict)) ev.set(Field::kRingsideVerdict, "allow");
+  if (!queue_.push(std::move(ev))) {
+    // Counted by the queue; the sink thread reports it as a ringside.lost event.
+  }
+}
+
+void Agent::report_losses() {
+  const uint64_t drops = queue_.dropped();
+  if (drops == reported_drops_) return;
+  Event lost(EventType::kRingsideLost, clock::realtime_ns());
+  lost.set_origin(Level::kUser, "agent");
+  lost.set(Field::kRingsideMessage, "event queue full: " + std::to_string(drops - reported_drops_) +
+                                        " events dropped (total " + std::to_string(drops) + ")");
+  lost.set(Field::kEventSequence, static_cast<int64_t>(sequence_.fetch_add(1) + 1));
+  log().warn("{}", *lost.get_str(Field::kRingsideMessage));
+  for (auto& sink : sinks_) sink->write(lost);
+  reported_drops_ = drops;
+}
+
+void Agent::sink_loop() {
+  std::vector<Event> batch;
+  int64_t last_expire = clock::monotonic_ns();
+  while (queue_.pop_all(batch, std::chrono::milliseconds(100))) {
+    for (const Event& ev : batch) {
+      for (auto& sink : sinks_) sink->write(ev);
+    }
+    report_losses();
+    for (auto& sink : sinks_) sink->flush();
+    const int64_t now = clock::monotonic_ns();
+    if (now - last_expire > 1000000000) {
+      processes_.expire(clock::realtime_ns(), kExitedGraceNs);
+      last_expire = now;
+    }
+  }
+  report_losses();
+  for (auto& sink : sinks_) sink->flush();
+}
+
+std::string Agent::stats_json() const {
+  nlohmann::json j;
+  j["queue"] = {{"pushed", queue_.pushed()},
+                {"dropped", queue_.dropped()},
+                {"max_depth", queue_.max_depth()},
+                {"capacity", queue_.capacity()}};
+  for (size_t i = 0; i < sensors_.size(); ++i) {
+    const SensorStats st = sensors_[i]->stats();
+    j["sensors"][std::string(sensors_[i]->name())] = {
+        {"state", states_[i].state}, {"seen", st.seen},     {"dropped", st.dropped},
+        {"errors", st.errors},       {"denied", st.denied}, {"defaulted", st.defaulted}};
+  }
+  for (const auto& s : sinks_) {
+    j["sinks"][std::string(s->name())] = {{"written", s->stats().written},
+                                          {"failed", s->stats().failed}};
+  }
+  const auto h = hashes_.stats();
+  j["hash_cache"] = {{"hits", h.hits}, {"misses", h.misses}, {"too_large", h.too_large},
+                     {"errors", h.errors}};
+  return j.dump();
+}
+
+}  // namespace ringside

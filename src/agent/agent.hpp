@@ -1,0 +1,102 @@
+// The agent: the composition root that wires sensors -> enrichment -> policy -> actions ->
+// sinks, and the SensorContext every sensor talks to.
+//
+//   sensor thread(s):  record -> Event -> decide() [enrich + policy] -> enforce -> emit()
+//   sink thread:       EventQueue -> every Sink (JSONL, console, ...)
+//
+// Decisions are made on the sensor's own thread so that a blocked caller never waits behind
+// the sinks; emit() never blocks (a full queue is counted and reported as a ringside.lost
+// event).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/event_queue.hpp"
+#include "agent/hash_cache.hpp"
+#include "agent/options.hpp"
+#include "agent/process_table.hpp"
+#include "sensors/sensor.hpp"
+#include "sinks/sink.hpp"
+
+namespace ringside {
+
+struct SensorState {
+  std::string name;
+  std::string mechanism;
+  Level level;
+  Domain domain;
+  std::string state;   // live | failed | unavailable | stopped
+  std::string reason;  // why not live
+};
+
+class Agent final : public SensorContext {
+ public:
+  // Loads the policy and opens the sinks; sensors are chosen here too. Errors name the policy
+  // file and position.
+  static Result<std::unique_ptr<Agent>> create(AgentOptions options);
+  // For tests and the replay pipeline: explicit sensors and sinks, no probing.
+  static Result<std::unique_ptr<Agent>> create_with(AgentOptions options,
+                                                    std::shared_ptr<const policy::Policy> policy,
+                                                    std::vector<std::unique_ptr<Sensor>> sensors,
+                                                    std::vector<std::unique_ptr<Sink>> sinks);
+  ~Agent() override;
+
+  // Starts the sink thread and every sensor (with per-area fallback); writes the ready file.
+  Result<void> start();
+  // Blocks until SIGINT or SIGTERM; SIGHUP reloads the policy. Signals must already be
+  // blocked in every thread (block_agent_signals() before create()).
+  void run_until_signal();
+  // Stops sensors (detaching everything), drains the queue and flushes every sink.
+  void stop();
+  // Re-reads the policy file; a broken file keeps the running policy and says why.
+  Result<void> reload_policy();
+
+  const std::vector<SensorState>& sensor_states() const { return states_; }
+  std::string stats_json() const;
+
+  // SensorContext
+  policy::Decision decide(Event& ev) override;
+  void emit(Event&& ev) override;
+  ProcessTable& processes() override { return processes_; }
+  std::shared_ptr<const policy::Policy> policy() const override;
+  bool is_agent_file(std::string_view path) const override;
+
+  // Fills fields a sensor did not have from the process table and the hash cache.
+  void enrich(Event& ev);
+
+ private:
+  Agent(AgentOptions options, std::shared_ptr<const policy::Policy> policy);
+  void build_sensors();
+  Result<void> start_sensor(size_t index);
+  void sink_loop();
+  void write_ready_file();
+  void report_losses();
+
+  AgentOptions opts_;
+  mutable std::mutex policy_mu_;
+  std::shared_ptr<const policy::Policy> policy_;
+  policy::EvalEnv env_;
+
+  ProcessTable processes_;
+  HashCache hashes_;
+  EventQueue queue_;
+  std::vector<std::unique_ptr<Sensor>> sensors_;
+  std::vector<SensorState> states_;
+  std::vector<std::unique_ptr<Sink>> sinks_;
+  std::thread sink_thread_;
+  std::atomic<uint64_t> sequence_{0};
+  uint64_t reported_drops_ = 0;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and so in threads it creates) and
+// ignores SIGPIPE; call before creating the agent.
+void block_agent_signals();
+
+}  // namespace ringside

@@ -1,0 +1,46 @@
+// The bounded queue between the sensors' threads and the sink thread.
+//
+// Many producers, one consumer. push() never blocks: when the queue is full the event is
+// dropped and counted (a sensor thread may be holding a kernel decision open; it must not wait
+// on a slow sink). The consumer takes everything queued in one swap.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "core/event.hpp"
+
+namespace ringside {
+
+class EventQueue {
+ public:
+  explicit EventQueue(size_t capacity) : capacity_(capacity) { items_.reserve(1024); }
+
+  // False when full (the event is dropped and counted) or closed.
+  bool push(Event&& ev);
+  // Moves every queued event into `out` (which is cleared first); waits up to `timeout` for
+  // the first one. Returns false once closed and drained.
+  bool pop_all(std::vector<Event>& out, std::chrono::milliseconds timeout);
+  void close();
+
+  uint64_t pushed() const { return pushed_.load(std::memory_order_relaxed); }
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  size_t depth() const;
+  size_t max_depth() const { return max_depth_.load(std::memory_order_relaxed); }
+  size_t capacity() const { return capacity_; }
+
+ private:
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Event> items_;
+  bool closed_ = false;
+  std::atomic<uint64_t> pushed_{0}, dropped_{0};
+  std::atomic<size_t> max_depth_{0};
+};
+
+}  // namespace ringside

@@ -1,0 +1,26 @@
+// What `ringside run` was asked to do.
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "sensors/sensor.hpp"
+
+namespace ringside {
+
+struct AgentOptions {
+  std::string policy_path = "policy/default.yaml";
+  bool kernel_level = true;
+  bool user_level = true;
+  std::set<Domain> domains{Domain::kProcess};
+  std::string jsonl_path;  // empty: none; "-": standard output
+  std::string db_path;
+  std::string ready_file;
+  bool console = true;          // human-readable lines on standard output
+  bool force_fallback = false;  // use the proc connector instead of eBPF for processes
+  std::string hook_socket = "/run/ringside/hook.sock";
+  size_t queue_capacity = 1 << 16;
+  std::string agent_binary;  // /proc/self/exe, for "never decide on our own files"
+};
+
+}  // namespace ringside

@@ -1,0 +1,197 @@
+#include "agent/process_table.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+namespace ringside {
+
+namespace {
+
+std::string read_small_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string read_link(const std::string& path) {
+  char buf[4096];
+  const ssize_t n = readlink(path.c_str(), buf, sizeof buf);
+  if (n <= 0) return {};
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+template <class T>
+bool to_num(std::string_view s, T& out) {
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc();
+}
+
+}  // namespace
+
+std::optional<ProcessInfo> read_proc_process(int32_t pid, const std::string& proc_root) {
+  const std::string dir = proc_root + "/" + std::to_string(pid);
+  const std::string stat = read_small_file(dir + "/stat");
+  // comm may hold spaces and parentheses; fields resume after the last ')'.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::vector<std::string_view> f;
+  std::string_view rest(stat);
+  rest.remove_prefix(close + 2);
+  while (!rest.empty()) {
+    const size_t sp = rest.find(' ');
+    f.push_back(rest.substr(0, sp));
+    if (sp == std::string_view::npos) break;
+    rest.remove_prefix(sp + 1);
+  }
+  // f[0] is field 3 (state); ppid is field 4, starttime field 22.
+  if (f.size() < 20) return std::nullopt;
+  ProcessInfo p;
+  p.pid = pid;
+  if (!to_num(f[1], p.ppid) || !to_num(f[19], p.start_ticks)) return std::nullopt;
+  p.executable = read_link(dir + "/exe");
+  p.cwd = read_link(dir + "/cwd");
+  const std::string cmdline = read_small_file(dir + "/cmdline");
+  size_t start = 0;
+  while (start < cmdline.size()) {
+    size_t end = cmdline.find('\0', start);
+    if (end == std::string::npos) end = cmdline.size();
+    p.args.emplace_back(cmdline.substr(start, end - start));
+    start = end + 1;
+  }
+  const std::string status = read_small_file(dir + "/status");
+  std::istringstream lines(status);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("Uid:", 0) == 0) {
+      std::istringstream v(line.substr(4));
+      v >> p.uid >> p.euid;
+    } else if (line.rfind("Gid:", 0) == 0) {
+      std::istringstream v(line.substr(4));
+      v >> p.gid;
+    }
+  }
+  return p;
+}
+
+size_t ProcessTable::load_from_proc() {
+  DIR* d = opendir(proc_root_.c_str());
+  if (d == nullptr) return 0;
+  std::vector<ProcessInfo> found;
+  while (dirent* e = readdir(d)) {  // NOLINT(concurrency-mt-unsafe): one thread, own DIR*
+    int32_t pid = 0;
+    const std::string_view name(e->d_name);
+    if (!to_num(name, pid) || pid <= 0) continue;
+    if (auto p = read_proc_process(pid, proc_root_)) found.push_back(std::move(*p));
+  }
+  closedir(d);
+  std::unique_lock lock(mu_);
+  for (auto& p : found) insert_locked(std::move(p));
+  return found.size();
+}
+
+void ProcessTable::insert_locked(ProcessInfo info) {
+  const Key key{info.pid, info.start_ticks};
+  auto it = newest_.find(info.pid);
+  if (it == newest_.end() || it->second <= info.start_ticks) newest_[info.pid] = info.start_ticks;
+  procs_[key] = std::move(info);
+}
+
+const ProcessInfo* ProcessTable::find_locked(int32_t pid) const {
+  auto it = newest_.find(pid);
+  if (it == newest_.end()) return nullptr;
+  auto p = procs_.find(Key{pid, it->second});
+  return p == procs_.end() ? nullptr : &p->second;
+}
+
+void ProcessTable::on_fork(int32_t pid, int32_t ppid, int64_t start_ticks,
+                           int64_t parent_start_ticks) {
+  std::unique_lock lock(mu_);
+  ProcessInfo child;
+  auto parent = procs_.find(Key{ppid, parent_start_ticks});
+  if (parent != procs_.end()) {
+    child = parent->second;
+  } else if (const ProcessInfo* p = find_locked(ppid)) {
+    child = *p;
+  }
+  child.pid = pid;
+  child.ppid = ppid;
+  child.start_ticks = start_ticks;
+  child.exit_ns = 0;
+  insert_locked(std::move(child));
+}
+
+void ProcessTable::on_exec(const ProcessInfo& info) {
+  std::unique_lock lock(mu_);
+  insert_locked(info);
+}
+
+void ProcessTable::on_exit(int32_t pid, int64_t start_ticks, int64_t when_ns) {
+  std::unique_lock lock(mu_);
+  auto it = procs_.find(Key{pid, start_ticks});
+  if (it != procs_.end()) it->second.exit_ns = when_ns;
+}
+
+std::optional<ProcessInfo> ProcessTable::find(int32_t pid) const {
+  std::shared_lock lock(mu_);
+  const ProcessInfo* p = find_locked(pid);
+  if (p == nullptr) return std::nullopt;
+  return *p;
+}
+
+std::optional<ProcessInfo> ProcessTable::find(int32_t pid, int64_t start_ticks) const {
+  std::shared_lock lock(mu_);
+  auto it = procs_.find(Key{pid, start_ticks});
+  if (it == procs_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<ProcessInfo> ProcessTable::find_or_read(int32_t pid) {
+  if (auto p = find(pid); p && p->exit_ns == 0) return p;
+  auto fresh = read_proc_process(pid, proc_root_);
+  if (!fresh) return find(pid);
+  std::unique_lock lock(mu_);
+  insert_locked(*fresh);
+  return fresh;
+}
+
+std::vector<std::string> ProcessTable::ancestry(int32_t pid, size_t max) const {
+  std::vector<std::string> out;
+  std::shared_lock lock(mu_);
+  const ProcessInfo* p = find_locked(pid);
+  while (p != nullptr && out.size() < max && p->ppid > 0 && p->ppid != p->pid) {
+    p = find_locked(p->ppid);
+    if (p == nullptr) break;
+    out.push_back(p->executable);
+  }
+  return out;
+}
+
+size_t ProcessTable::expire(int64_t now_ns, int64_t grace_ns) {
+  std::unique_lock lock(mu_);
+  size_t n = 0;
+  for (auto it = procs_.begin(); it != procs_.end();) {
+    if (it->second.exit_ns != 0 && now_ns - it->second.exit_ns > grace_ns) {
+      auto nw = newest_.find(it->first.pid);
+      if (nw != newest_.end() && nw->second == it->first.start) newest_.erase(nw);
+      it = procs_.erase(it);
+      ++n;
+    } else {
+      ++it;
+    }
+  }
+  return n;
+}
+
+size_t ProcessTable::size() const {
+  std::shared_lock lock(mu_);
+  return procs_.size();
+}
+
+}  // namespace ringside

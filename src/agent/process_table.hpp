@@ -1,0 +1,77 @@
+// The agent's view of every process: who it is, what it runs, who started it.
+//
+// Keyed by (pid, start time in clock ticks) so that a reused pid can never be confused with
+// the process that had it before; `find(pid)` returns the newest incarnation. Fed by the
+// process sensors (fork/exec/exit), seeded from /proc at start, and filled on demand from /proc
+// for a pid no sensor has reported yet. Exited processes stay for a grace period so that late
+// events (a hook message that arrives after the exit) still resolve.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace ringside {
+
+struct ProcessInfo {
+  int32_t pid = 0;
+  int32_t ppid = 0;
+  int64_t start_ticks = 0;  // /proc/PID/stat field 22; same unit from BPF (see core/clock.hpp)
+  std::string executable;
+  std::vector<std::string> args;
+  std::string cwd;
+  uint32_t uid = 0, euid = 0, gid = 0;
+  int64_t exit_ns = 0;  // realtime of exit; 0 while alive
+};
+
+// Reads /proc/PID for a live process; empty when it is gone or unreadable.
+std::optional<ProcessInfo> read_proc_process(int32_t pid, const std::string& proc_root = "/proc");
+
+class ProcessTable {
+ public:
+  explicit ProcessTable(std::string proc_root = "/proc") : proc_root_(std::move(proc_root)) {}
+
+  // Seeds the table with every process in /proc; returns how many were read.
+  size_t load_from_proc();
+
+  // A new process: it inherits its parent's image, arguments, directory and credentials.
+  void on_fork(int32_t pid, int32_t ppid, int64_t start_ticks, int64_t parent_start_ticks);
+  void on_exec(const ProcessInfo& info);
+  void on_exit(int32_t pid, int64_t start_ticks, int64_t when_ns);
+
+  std::optional<ProcessInfo> find(int32_t pid) const;
+  std::optional<ProcessInfo> find(int32_t pid, int64_t start_ticks) const;
+  // Like find(pid), but reads /proc (and remembers the result) when the pid is unknown.
+  std::optional<ProcessInfo> find_or_read(int32_t pid);
+
+  // Executables of the parent chain of `pid`, nearest first, at most `max`.
+  std::vector<std::string> ancestry(int32_t pid, size_t max) const;
+
+  // Drops exited processes older than `grace_ns` before `now_ns`; returns how many.
+  size_t expire(int64_t now_ns, int64_t grace_ns);
+  size_t size() const;
+
+ private:
+  struct Key {
+    int32_t pid;
+    int64_t start;
+    bool operator==(const Key& o) const { return pid == o.pid && start == o.start; }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return std::hash<int64_t>()((static_cast<int64_t>(k.pid) << 40) ^ k.start);
+    }
+  };
+  const ProcessInfo* find_locked(int32_t pid) const;
+  void insert_locked(ProcessInfo info);
+
+  std::string proc_root_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<Key, ProcessInfo, KeyHash> procs_;
+  std::unordered_map<int32_t, int64_t> newest_;  // pid -> start ticks of newest incarnation
+};
+
+}  // namespace ringside

@@ -1,0 +1,121 @@
+// ringside run: the agent in the foreground.
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include "agent/agent.hpp"
+#include "cli/commands.hpp"
+#include "core/log.hpp"
+
+namespace ringside::cli {
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+struct RunArgs {
+  std::string policy = "policy/default.yaml";
+  std::string levels = "kernel,user";
+  std::string domains = "process";
+  std::string jsonl;
+  std::string db;
+  std::string ready_file;
+  std::string hook_socket;
+  bool force_fallback = false;
+  bool quiet = false;
+  std::string log_level = "info";
+};
+
+int run(const RunArgs& a) {
+  AgentOptions o;
+  o.policy_path = a.policy;
+  o.kernel_level = o.user_level = false;
+  for (const auto& l : split_list(a.levels)) {
+    if (l == "kernel") {
+      o.kernel_level = true;
+    } else if (l == "user") {
+      o.user_level = true;
+    } else {
+      std::cerr << "ringside run: unknown level '" << l << "' (kernel, user)\n";
+      return 2;
+    }
+  }
+  o.domains.clear();
+  for (const auto& d : split_list(a.domains)) {
+    if (d == "process") {
+      o.domains.insert(Domain::kProcess);
+    } else if (d == "file" || d == "network" || d == "keyboard") {
+      std::cerr << "ringside run: domain '" << d << "' is not available in this build\n";
+      return 2;
+    } else {
+      std::cerr << "ringside run: unknown domain '" << d
+                << "' (process, file, network, keyboard)\n";
+      return 2;
+    }
+  }
+  o.jsonl_path = a.jsonl;
+  o.db_path = a.db;
+  o.ready_file = a.ready_file;
+  o.console = !a.quiet;
+  o.force_fallback = a.force_fallback;
+  if (!a.hook_socket.empty()) {
+    o.hook_socket = a.hook_socket;
+  } else if (const char* env = std::getenv("RINGSIDE_SOCKET"); env && *env) {  // NOLINT
+    o.hook_socket = env;
+  }
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) o.agent_binary.assign(exe, static_cast<size_t>(n));
+
+  log().set_level(spdlog::level::from_str(a.log_level));
+  block_agent_signals();
+  auto agent = Agent::create(o);
+  if (!agent) {
+    std::cerr << agent.error().message << "\n";
+    return agent.error().code == 2 ? 2 : 1;
+  }
+  auto started = (*agent)->start();
+  if (!started) {
+    std::cerr << "ringside run: " << started.error().message << "\n";
+    return 1;
+  }
+  (*agent)->run_until_signal();
+  (*agent)->stop();
+  return 0;
+}
+
+}  // namespace
+
+void add_run(CLI::App& app, int& status) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "Run the agent in the foreground until SIGINT/SIGTERM");
+  cmd->add_option("--policy", args->policy, "Policy file")->capture_default_str();
+  cmd->add_option("--levels", args->levels, "Comma-separated: kernel,user")->capture_default_str();
+  cmd->add_option("--domains", args->domains, "Comma-separated: process,file,network,keyboard")
+      ->capture_default_str();
+  cmd->add_option("--jsonl", args->jsonl, "Write JSON lines to PATH, or - for standard output");
+  cmd->add_option("--db", args->db, "Event store (SQLite)");
+  cmd->add_option("--ready-file", args->ready_file,
+                  "Write the sensors' states as JSON here once every selected sensor is live");
+  cmd->add_option("--hook-socket", args->hook_socket,
+                  "Interposer socket (default $RINGSIDE_SOCKET or /run/ringside/hook.sock)");
+  cmd->add_flag("--force-fallback", args->force_fallback,
+                "Use the proc connector instead of eBPF for process events");
+  cmd->add_flag("-q,--quiet", args->quiet, "No human-readable event lines on standard output");
+  cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  cmd->callback([args, &status] { status = run(*args); });
+}
+
+}  // namespace ringside::cli

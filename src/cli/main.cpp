@@ -1,0 +1,42 @@
+// ringside: Linux endpoint monitoring and control at two levels (kernel and user).
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "core/log.hpp"
+
+namespace ringside::cli {
+
+std::string self_dir() {
+  char buf[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string path(buf, static_cast<size_t>(n));
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+}  // namespace ringside::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"ringside: see and stop what processes, files, network connections and keystrokes "
+               "do, at the kernel level and the user level, under one policy"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  int status = 0;
+  ringside::cli::add_run(app, status);
+  ringside::cli::add_exec(app, status);
+  ringside::cli::add_doctor(app, status);
+  ringside::cli::add_policy(app, status);
+  ringside::cli::add_hook(app, status);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return status;
+}

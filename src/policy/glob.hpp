@@ -1,0 +1,46 @@
+// Glob patterns as ringside's policy defines them:
+//   *      any run of characters except '/'
+//   **     any run of characters, '/' included
+//   ?      one character except '/'
+//   [abc] [a-z] [!a-z]   one character from (or not from) a set
+//   \x     the character x literally
+// A pattern matches the whole value. Matching is an NFA simulation, linear in the value's
+// length times the pattern's, so no pattern can make it blow up.
+#pragma once
+
+#include <bitset>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace ringside::policy {
+
+class Glob {
+ public:
+  // Compiles `pattern`; the error says what is wrong and at which character (0-based column in
+  // `Error::code`, so that the parser can point at it).
+  static Result<Glob> compile(std::string_view pattern);
+
+  bool matches(std::string_view value) const;
+  const std::string& pattern() const { return pattern_; }
+
+  // The literal text before the first wildcard (used to choose what to watch).
+  std::string literal_prefix() const;
+  // True when the pattern has no wildcard at all.
+  bool is_literal() const;
+
+ private:
+  enum class Kind : unsigned char { kChar, kAny, kStar, kDoubleStar, kClass };
+  struct Token {
+    Kind kind;
+    unsigned char ch = 0;
+    bool negated = false;
+    std::bitset<256> set;
+  };
+  std::string pattern_;
+  std::vector<Token> tokens_;
+};
+
+}  // namespace ringside::policy

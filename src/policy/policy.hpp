@@ -1,0 +1,144 @@
+// The policy: rules parsed from YAML, checked against the schema, and evaluated against events.
+//
+// Semantics (docs/policy.md is the user-facing version):
+//   - Rules are tried in file order; the first rule whose `on`, `levels` and every `match`
+//     entry hold decides. No rule matching means allow, with no rule named.
+//   - A condition on a field the event does not carry is *unknown*, not false. A rule with an
+//     unknown condition cannot decide at that point: an enforcement point that lacks a field
+//     (fanotify has no argv before exec) skips deny/alert rules it cannot decide and stops at
+//     an allow rule it cannot decide, leaving the decision to a later point that has the field.
+//   - On a string-list field (process.args) a condition holds when it holds for any element.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/event.hpp"
+#include "core/result.hpp"
+#include "policy/cidr.hpp"
+#include "policy/glob.hpp"
+
+namespace ringside::policy {
+
+struct Position {
+  int line = 0;    // 1-based
+  int column = 0;  // 1-based
+};
+
+struct ParseError {
+  std::string file;
+  Position pos;
+  std::string message;
+  std::string to_string() const;  // "file:line:column: message"
+};
+
+enum class Op : uint8_t { kEquals, kPrefix, kSuffix, kGlob, kIn, kCidr, kSha256, kNot, kAll };
+std::string_view to_string(Op op);
+
+// One node of a field's condition tree.
+struct Condition {
+  Op op = Op::kEquals;
+  std::vector<std::string> strings;  // equals/prefix/suffix/in/sha256 on string fields
+  std::vector<int64_t> ints;         // equals/in on int fields
+  std::vector<Glob> globs;
+  std::vector<Cidr> cidrs;
+  std::vector<Condition> children;  // not (one child), all (several)
+  Position pos;
+};
+
+struct FieldMatch {
+  Field field{};
+  Condition condition;
+  Position pos;
+};
+
+enum class Action : uint8_t { kAllow, kDeny, kAlert, kRedirect };
+std::string_view to_string(Action action);
+
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+};
+
+inline constexpr unsigned kLevelKernel = 1U << 0;
+inline constexpr unsigned kLevelUser = 1U << 1;
+inline constexpr unsigned kLevelAll = kLevelKernel | kLevelUser;
+
+struct Rule {
+  std::string name;
+  std::string description;
+  std::vector<EventType> on;
+  std::vector<FieldMatch> match;
+  Action action = Action::kAlert;
+  unsigned levels = kLevelAll;
+  std::optional<Endpoint> redirect;
+  Position pos;
+
+  bool applies_to(EventType type) const;
+  bool applies_at(Level level) const {
+    return (levels & (level == Level::kKernel ? kLevelKernel : kLevelUser)) != 0;
+  }
+  // The fields this rule's conditions read.
+  std::vector<Field> fields() const;
+};
+
+enum class FailMode : uint8_t { kOpen, kClosed };
+
+struct Settings {
+  FailMode fail_mode = FailMode::kOpen;
+  int decision_deadline_ms = 200;
+  // Largest executable or file hashed for sha256 rules and events (bytes).
+  int64_t hash_max_bytes = 256LL << 20;
+};
+
+// Three-valued result of a condition: a field the event lacks is unknown.
+enum class Tri : uint8_t { kFalse, kTrue, kUnknown };
+
+// What evaluation may need from outside: file hashes for sha256 conditions.
+struct EvalEnv {
+  // SHA-256 (lowercase hex) of the file at `path`, or empty when it cannot be computed.
+  std::function<std::optional<std::string>(std::string_view path)> sha256_of;
+};
+
+struct Decision {
+  Verdict verdict = Verdict::kAllow;
+  const Rule* rule = nullptr;  // the deciding rule, owned by the Policy
+  // True when a rule this point could not decide (unknown field) stopped evaluation; the
+  // verdict is then allow and a later point with more fields must decide.
+  bool deferred = false;
+};
+
+class Policy {
+ public:
+  // Parses a policy file; errors are "file:line:column: message", all of them, in order.
+  static Result<std::shared_ptr<const Policy>> load_file(const std::string& path,
+                                                         std::vector<ParseError>* errors);
+  static Result<std::shared_ptr<const Policy>> parse(std::string_view yaml,
+                                                     const std::string& file_name,
+                                                     std::vector<ParseError>* errors);
+
+  Decision evaluate(const Event& ev, Level level, const EvalEnv& env = {}) const;
+
+  const std::vector<Rule>& rules() const { return rules_; }
+  const Settings& settings() const { return settings_; }
+  const std::string& source() const { return source_; }
+
+  // Rules that can apply to this event type and level, in order.
+  bool has_rules_for(EventType type, Level level, Action action) const;
+
+ private:
+  friend class PolicyParser;
+  std::vector<Rule> rules_;
+  Settings settings_;
+  std::string source_;
+};
+
+// Evaluates one condition on one event field (exposed for tests and the kernel compilers).
+Tri evaluate_condition(const Condition& c, const Event& ev, Field field, const EvalEnv& env);
+
+}  // namespace ringside::policy

@@ -1,0 +1,34 @@
+// User-level sensor: the agent's end of the interposer (libringside-preload.so). Listens on a
+// SOCK_SEQPACKET UNIX socket (RINGSIDE_SOCKET, default /run/ringside/hook.sock), identifies
+// each peer by SO_PEERCRED — never by what a message claims — decodes hook messages into
+// events, and answers verdict requests. Publishes, in a small shared state file next to the
+// socket, which operations need a synchronous verdict under the current policy.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "sensors/sensor.hpp"
+
+namespace ringside {
+
+class HookServerSensor final : public Sensor {
+ public:
+  explicit HookServerSensor(std::string socket_path);
+  ~HookServerSensor() override;
+
+  std::string_view name() const override { return "hook_server"; }
+  std::string_view mechanism() const override { return "preload"; }
+  Level level() const override { return Level::kUser; }
+  Domain domain() const override { return Domain::kProcess; }
+  Result<void> start(SensorContext& ctx) override;
+  Result<void> apply_policy(const policy::Policy& policy) override;
+  void stop() override;
+  SensorStats stats() const override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ringside

@@ -1,0 +1,123 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/event.hpp"
+#include "core/json.hpp"
+#include "core/json_decode.hpp"
+
+namespace ringside {
+namespace {
+
+using nlohmann::json;
+
+TEST(Event, StoresTypedFields) {
+  Event ev(EventType::kProcessExec, 1'700'000'000'123'456'789);
+  ev.set(Field::kProcessPid, int64_t{42});
+  ev.set(Field::kProcessExecutable, "/usr/bin/true");
+  ev.set(Field::kProcessArgs, {"true", "--version"});
+  ev.set(Field::kProcessWorkingDirectory, "/tmp");  // stored after the list
+  ev.append(Field::kProcessArgs, "x y");
+  EXPECT_EQ(ev.get_int(Field::kProcessPid), 42);
+  EXPECT_EQ(ev.get_str(Field::kProcessExecutable), "/usr/bin/true");
+  EXPECT_EQ(ev.get_list(Field::kProcessArgs).to_vector(),
+            (std::vector<std::string>{"true", "--version", "x y"}));
+  EXPECT_EQ(ev.get_str(Field::kProcessWorkingDirectory), "/tmp");
+  EXPECT_FALSE(ev.has(Field::kProcessExitCode));
+  EXPECT_EQ(ev.get_int(Field::kProcessExitCode), std::nullopt);
+  EXPECT_EQ(ev.category(), "process");
+  EXPECT_EQ(ev.action(), "exec");
+  ev.clear(Field::kProcessPid);
+  EXPECT_FALSE(ev.has(Field::kProcessPid));
+}
+
+TEST(Event, NulSeparatedArgs) {
+  Event ev(EventType::kProcessExec, 0);
+  ev.set_nul_separated(Field::kProcessArgs, std::string_view("ls\0-l\0/tmp\0", 10));
+  EXPECT_EQ(ev.get_list(Field::kProcessArgs).to_vector(),
+            (std::vector<std::string>{"ls", "-l", "/tmp"}));
+}
+
+TEST(Json, NestedEcsShape) {
+  Event ev(EventType::kProcessExec, 1'700'000'000'000'000'001);
+  ev.set_origin(Level::kKernel, "ebpf");
+  ev.set(Field::kProcessPid, int64_t{7});
+  ev.set(Field::kProcessParentPid, int64_t{1});
+  ev.set(Field::kProcessArgs, {"a", "b"});
+  ev.set_verdict(Verdict::kDeny, "r1");
+  std::string out;
+  append_event_json(out, ev);
+  ASSERT_EQ(out.back(), '\n');
+  const json j = json::parse(out);
+  EXPECT_EQ(j["@timestamp"], "2023-11-14T22:13:20.000000001Z");
+  EXPECT_EQ(j["event"]["category"], "process");
+  EXPECT_EQ(j["event"]["action"], "exec");
+  EXPECT_EQ(j["process"]["pid"], 7);
+  EXPECT_EQ(j["process"]["parent"]["pid"], 1);
+  EXPECT_EQ(j["process"]["args"], json::array({"a", "b"}));
+  EXPECT_EQ(j["ringside"]["level"], "kernel");
+  EXPECT_EQ(j["ringside"]["sensor"], "ebpf");
+  EXPECT_EQ(j["ringside"]["verdict"], "deny");
+  EXPECT_EQ(j["ringside"]["rule"], "r1");
+  EXPECT_FALSE(j.contains("file"));
+  EXPECT_FALSE(j["process"].contains("executable"));
+  for (const auto& [k, v] : j.items()) EXPECT_EQ(k.find('.'), std::string::npos) << k;
+}
+
+TEST(Json, HostileStringsStayValid) {
+  std::string hostile = "a\nb\"c\\d\te\x01";
+  hostile += "\xff\xfe";           // invalid UTF-8
+  hostile += "\xc3\xa9";           // valid é
+  hostile += "\xed\xa0\x80";       // encoded surrogate: invalid
+  hostile += std::string(4096, 'x');
+  Event ev(EventType::kFileOpen, 0);
+  ev.set(Field::kFilePath, hostile);
+  std::string out;
+  append_event_json(out, ev);
+  const json j = json::parse(out);  // throws on invalid JSON or UTF-8
+  const std::string back = j["file"]["path"];
+  EXPECT_EQ(back.substr(0, 10), "a\nb\"c\\d\te\x01");
+  EXPECT_NE(back.find("\xc3\xa9"), std::string::npos);
+  EXPECT_NE(back.find("\xef\xbf\xbd"), std::string::npos);
+  EXPECT_EQ(back.size() >= 4096, true);
+}
+
+TEST(Json, RoundTripThroughDecoder) {
+  Event ev(EventType::kProcessExit, 1'600'000'000'500'000'000);
+  ev.set_origin(Level::kUser, "preload");
+  ev.set(Field::kProcessPid, int64_t{99});
+  ev.set(Field::kProcessExitCode, int64_t{-9});
+  ev.set(Field::kProcessArgs, {"x"});
+  std::string out;
+  append_event_json(out, ev);
+  auto back = parse_event_json(out);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->type(), EventType::kProcessExit);
+  EXPECT_EQ(back->timestamp_ns(), ev.timestamp_ns());
+  EXPECT_EQ(back->get_int(Field::kProcessExitCode), -9);
+  EXPECT_EQ(back->level(), Level::kUser);
+  std::string again;
+  append_event_json(again, *back);
+  EXPECT_EQ(out, again);
+}
+
+TEST(Json, DecoderRejectsUnknownFields) {
+  EXPECT_FALSE(parse_event_json(R"({"event":{"category":"process","action":"exec"},"nope":1})"));
+  EXPECT_FALSE(parse_event_json(R"({"event":{"category":"process","action":"teleport"}})"));
+  EXPECT_FALSE(parse_event_json("not json"));
+  EXPECT_FALSE(parse_event_json(R"({"process":{"pid":"seven"}})"));
+}
+
+TEST(Json, Rfc3339) {
+  std::string s;
+  append_rfc3339(s, 0);
+  EXPECT_EQ(s, "1970-01-01T00:00:00.000000000Z");
+  s.clear();
+  append_rfc3339(s, -1);
+  EXPECT_EQ(s, "1969-12-31T23:59:59.999999999Z");
+  EXPECT_EQ(*parse_rfc3339("2026-11-23T19:17:51.5Z"), 1'795'461'471'500'000'000);
+  EXPECT_FALSE(parse_rfc3339("2026-11-23 19:17:51Z"));
+}
+
+}  // namespace
+}  // namespace ringside
