@@ -24,6 +24,8 @@ constexpr size_t kHashCacheEntries = 4096;
 constexpr size_t kAncestryDepth = 8;
 constexpr int64_t kExitedGraceNs = 10LL * 1000 * 1000 * 1000;
 
+void write_file_atomically(const std::string& path, const std::string& text);
+
 std::string_view base_name(std::string_view path) {
   const size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
@@ -92,8 +94,8 @@ Result<std::unique_ptr<Agent>> Agent::create_with(AgentOptions options,
 // The one place where sensors are chosen and wired.
 void Agent::build_sensors() {
   auto add = [this](std::unique_ptr<Sensor> s) {
-    states_.push_back({std::string(s->name()), std::string(s->mechanism()), s->level(),
-                       s->domain(), "stopped", ""});
+    states_.push_back({std::string(s->name()), std::string(s->mechanism()), s->level(), s->domain(),
+                       "stopped", ""});
     sensors_.push_back(std::move(s));
   };
   if (opts_.domains.count(Domain::kProcess)) {
@@ -162,20 +164,15 @@ void Agent::write_ready_file() {
   j["policy"] = opts_.policy_path;
   j["sensors"] = nlohmann::json::array();
   for (const auto& s : states_) {
-    nlohmann::json e{{"name", s.name},     {"mechanism", s.mechanism},
-                     {"level", to_string(s.level)}, {"domain", to_string(s.domain)},
+    nlohmann::json e{{"name", s.name},
+                     {"mechanism", s.mechanism},
+                     {"level", to_string(s.level)},
+                     {"domain", to_string(s.domain)},
                      {"state", s.state}};
     if (!s.reason.empty()) e["reason"] = s.reason;
     j["sensors"].push_back(e);
   }
-  const std::string tmp = opts_.ready_file + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2) << "\n";
-  }
-  if (std::rename(tmp.c_str(), opts_.ready_file.c_str()) != 0) {
-    log().error("cannot write ready file {}: {}", opts_.ready_file, std::strerror(errno));
-  }
+  write_file_atomically(opts_.ready_file, j.dump(2));
 }
 
 void Agent::run_until_signal() {
@@ -189,7 +186,8 @@ void Agent::run_until_signal() {
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGHUP) {
       auto r = reload_policy();
-      if (!r) log().error("policy reload failed, keeping the running policy:\n{}", r.error().message);
+      if (!r)
+        log().error("policy reload failed, keeping the running policy:\n{}", r.error().message);
       continue;
     }
     log().info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -231,6 +229,7 @@ void Agent::stop() {
   }
   queue_.close();
   if (sink_thread_.joinable()) sink_thread_.join();
+  write_stats_file();
   for (size_t i = 0; i < sensors_.size(); ++i) {
     const SensorStats st = sensors_[i]->stats();
     log().info("sensor {}: seen {} dropped {} errors {} denied {} defaulted {}",
@@ -285,7 +284,8 @@ void Agent::enrich(Event& ev) {
   if (is_exec) {
     if (!ev.has(Field::kRingsideAncestors)) {
       if (auto pid = ev.get_int(Field::kProcessPid)) {
-        ev.set(Field::kRingsideAncestors, processes_.ancestry(static_cast<int32_t>(*pid), kAncestryDepth));
+        ev.set(Field::kRingsideAncestors,
+               processes_.ancestry(static_cast<int32_t>(*pid), kAncestryDepth));
       } else if (auto ppid = ev.get_int(Field::kProcessParentPid)) {
         auto chain = processes_.ancestry(static_cast<int32_t>(*ppid), kAncestryDepth - 1);
         if (auto parent = processes_.find(static_cast<int32_t>(*ppid))) {
@@ -343,11 +343,32 @@ void Agent::sink_loop() {
     const int64_t now = clock::monotonic_ns();
     if (now - last_expire > 1000000000) {
       processes_.expire(clock::realtime_ns(), kExitedGraceNs);
+      write_stats_file();
       last_expire = now;
     }
   }
   report_losses();
   for (auto& sink : sinks_) sink->flush();
+}
+
+namespace {
+
+// Atomically replaced, so a reader never sees half a file.
+void write_file_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text << "\n";
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    log().error("cannot write {}: {}", path, std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+void Agent::write_stats_file() const {
+  if (!opts_.stats_file.empty()) write_file_atomically(opts_.stats_file, stats_json());
 }
 
 std::string Agent::stats_json() const {
@@ -367,8 +388,8 @@ std::string Agent::stats_json() const {
                                           {"failed", s->stats().failed}};
   }
   const auto h = hashes_.stats();
-  j["hash_cache"] = {{"hits", h.hits}, {"misses", h.misses}, {"too_large", h.too_large},
-                     {"errors", h.errors}};
+  j["hash_cache"] = {
+      {"hits", h.hits}, {"misses", h.misses}, {"too_large", h.too_large}, {"errors", h.errors}};
   return j.dump();
 }
 

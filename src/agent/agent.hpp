@@ -75,6 +75,7 @@ class Agent final : public SensorContext {
   Result<void> start_sensor(size_t index);
   void sink_loop();
   void write_ready_file();
+  void write_stats_file() const;
   void report_losses();
 
   AgentOptions opts_;

@@ -31,6 +31,7 @@ struct RunArgs {
   std::string jsonl;
   std::string db;
   std::string ready_file;
+  std::string stats_file;
   std::string hook_socket;
   bool force_fallback = false;
   bool quiet = false;
@@ -67,6 +68,7 @@ int run(const RunArgs& a) {
   o.jsonl_path = a.jsonl;
   o.db_path = a.db;
   o.ready_file = a.ready_file;
+  o.stats_file = a.stats_file;
   o.console = !a.quiet;
   o.force_fallback = a.force_fallback;
   if (!a.hook_socket.empty()) {
@@ -108,6 +110,9 @@ void add_run(CLI::App& app, int& status) {
   cmd->add_option("--db", args->db, "Event store (SQLite)");
   cmd->add_option("--ready-file", args->ready_file,
                   "Write the sensors' states as JSON here once every selected sensor is live");
+  cmd->add_option(
+      "--stats-file", args->stats_file,
+      "Write counters (per sensor, queue, sinks) as JSON here every second and at exit");
   cmd->add_option("--hook-socket", args->hook_socket,
                   "Interposer socket (default $RINGSIDE_SOCKET or /run/ringside/hook.sock)");
   cmd->add_flag("--force-fallback", args->force_fallback,

@@ -39,7 +39,9 @@ Result<Cidr> Cidr::parse(std::string_view text) {
   if (!ip) return Error{"'" + std::string(text) + "' is not an IPv4 or IPv6 address or CIDR block"};
   Cidr c;
   c.net_ = *ip;
-  const int max_bits = ip->v6 ? 128 : 32;
+  // An IPv4-mapped block (::ffff:a.b.c.d/n, n >= 96) is the IPv4 block /n-96.
+  const bool mapped = !ip->v6 && text.substr(0, slash).find(':') != std::string_view::npos;
+  const int max_bits = ip->v6 || mapped ? 128 : 32;
   c.bits_ = max_bits;
   if (slash != std::string_view::npos) {
     const std::string_view len = text.substr(slash + 1);
@@ -50,6 +52,12 @@ Result<Cidr> Cidr::parse(std::string_view text) {
                    std::to_string(max_bits)};
     }
     c.bits_ = bits;
+  }
+  if (mapped) {
+    if (c.bits_ < 96) {
+      return Error{"'" + std::string(text) + "': an IPv4-mapped block needs a prefix of 96..128"};
+    }
+    c.bits_ -= 96;
   }
   // Clear host bits so that comparison is a plain masked compare.
   for (int i = 0; i < 16; ++i) {

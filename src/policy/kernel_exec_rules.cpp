@@ -8,12 +8,18 @@ namespace {
 
 std::optional<KernelField> kernel_field(Field f) {
   switch (f) {
-    case Field::kProcessExecutable: return KernelField::kExecutable;
-    case Field::kProcessName: return KernelField::kName;
-    case Field::kProcessArgs: return KernelField::kArg;
-    case Field::kProcessWorkingDirectory: return KernelField::kCwd;
-    case Field::kUserId: return KernelField::kUid;
-    default: return std::nullopt;
+    case Field::kProcessExecutable:
+      return KernelField::kExecutable;
+    case Field::kProcessName:
+      return KernelField::kName;
+    case Field::kProcessArgs:
+      return KernelField::kArg;
+    case Field::kProcessWorkingDirectory:
+      return KernelField::kCwd;
+    case Field::kUserId:
+      return KernelField::kUid;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -38,9 +44,15 @@ std::optional<std::vector<KernelCondition>> alternatives(const Condition& c, Ker
     KernelOp op;
     switch (c.op) {
       case Op::kEquals:
-      case Op::kIn: op = KernelOp::kEquals; break;
-      case Op::kPrefix: op = KernelOp::kPrefix; break;
-      case Op::kSuffix: op = KernelOp::kSuffix; break;
+      case Op::kIn:
+        op = KernelOp::kEquals;
+        break;
+      case Op::kPrefix:
+        op = KernelOp::kPrefix;
+        break;
+      case Op::kSuffix:
+        op = KernelOp::kSuffix;
+        break;
       case Op::kGlob: {
         // A glob without wildcards is an equality; anything else needs the full matcher.
         for (const Glob& g : c.globs) {
@@ -50,7 +62,8 @@ std::optional<std::vector<KernelCondition>> alternatives(const Condition& c, Ker
         if (negate && out.size() != 1) return std::nullopt;
         return out;
       }
-      default: return std::nullopt;
+      default:
+        return std::nullopt;
     }
     for (const std::string& s : c.strings) {
       if (s.size() > kKernelPatternMax || s.find('\0') != std::string::npos) return std::nullopt;
@@ -106,6 +119,8 @@ bool kernel_exec_rule_compilable(const Rule& rule) {
 
 KernelExecProgram compile_kernel_exec_rules(const Policy& policy) {
   KernelExecProgram prog;
+  // Without a deny rule the table would do nothing but cost time at every exec.
+  if (!policy.has_rules_for(EventType::kProcessExec, Level::kKernel, Action::kDeny)) return prog;
   const auto& rules = policy.rules();
   bool any_kill = false;
   for (uint32_t i = 0; i < rules.size(); ++i) {
@@ -126,14 +141,14 @@ KernelExecProgram compile_kernel_exec_rules(const Policy& policy) {
       break;
     }
     if (prog.rules.size() + conj->size() > kKernelRulesMax) {
-      prog.notes.push_back("kill-on-exec table full at rule '" + r.name + "'; later rules are "
+      prog.notes.push_back("kill-on-exec table full at rule '" + r.name +
+                           "'; later rules are "
                            "enforced by the agent");
       break;
     }
     for (auto& c : *conj) prog.rules.push_back({i, kill, std::move(c)});
     any_kill = any_kill || kill;
   }
-  // Without a deny entry the table does nothing but cost time at every exec.
   if (!any_kill) prog.rules.clear();
   return prog;
 }

@@ -76,7 +76,8 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-std::vector<char*> make_envp(const std::vector<std::string>& extra, std::vector<std::string>& store) {
+std::vector<char*> make_envp(const std::vector<std::string>& extra,
+                             std::vector<std::string>& store) {
   store.clear();
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string entry(*e);
@@ -170,11 +171,24 @@ std::unique_ptr<AgentProcess> AgentProcess::start(const Options& o, std::string*
   a->ready_file_ = a->dir_->file("ready.json");
   a->socket_ = a->dir_->file("hook.sock");
   a->log_ = a->dir_->file("agent.log");
-  std::vector<std::string> args = {build_dir() + "/ringside", "run",       "--policy",
-                                   a->policy_,                "--levels",  o.levels,
-                                   "--domains",               o.domains,   "--jsonl",
-                                   a->jsonl_,                 "--ready-file", a->ready_file_,
-                                   "--hook-socket",           a->socket_,  "--quiet"};
+  a->stats_file_ = a->dir_->file("stats.json");
+  std::vector<std::string> args = {build_dir() + "/ringside",
+                                   "run",
+                                   "--policy",
+                                   a->policy_,
+                                   "--levels",
+                                   o.levels,
+                                   "--domains",
+                                   o.domains,
+                                   "--jsonl",
+                                   a->jsonl_,
+                                   "--ready-file",
+                                   a->ready_file_,
+                                   "--hook-socket",
+                                   a->socket_,
+                                   "--quiet",
+                                   "--stats-file",
+                                   a->stats_file_};
   if (o.force_fallback) args.push_back("--force-fallback");
   for (const auto& x : o.extra_args) args.push_back(x);
   std::vector<char*> cargv;
@@ -216,6 +230,8 @@ AgentProcess::~AgentProcess() {
 }
 
 std::string AgentProcess::log() const { return slurp(log_); }
+
+json AgentProcess::stats() const { return json::parse(slurp(stats_file_), nullptr, false); }
 
 std::vector<json> AgentProcess::events() const {
   std::vector<json> out;

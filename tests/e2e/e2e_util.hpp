@@ -22,8 +22,8 @@ std::string source_dir();
 bool is_root();
 
 // Skips the current test (with the reason printed) unless running as root.
-#define RINGSIDE_REQUIRE_ROOT()                                                \
-  do {                                                                         \
+#define RINGSIDE_REQUIRE_ROOT()                                                  \
+  do {                                                                           \
     if (!::ringside::e2e::is_root()) GTEST_SKIP() << "needs root (real kernel)"; \
   } while (0)
 
@@ -86,6 +86,10 @@ class AgentProcess {
   const json& ready() const { return ready_; }
   std::string log() const;  // the agent's stderr so far
 
+  // The agent's counters (per sensor: seen, dropped, errors, denied, defaulted; queue; sinks),
+  // as it last wrote them (every second and at exit).
+  json stats() const;
+
   // Every event written so far.
   std::vector<json> events() const;
   // Waits until an event satisfies `pred`; returns it, or nothing after `timeout`.
@@ -103,7 +107,7 @@ class AgentProcess {
   AgentProcess() = default;
   std::unique_ptr<ScratchDir> dir_;
   pid_t pid_ = 0;
-  std::string socket_, jsonl_, policy_, ready_file_, log_;
+  std::string socket_, jsonl_, policy_, ready_file_, log_, stats_file_;
   json ready_;
 };
 

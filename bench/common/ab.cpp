@@ -1,0 +1,199 @@
+#include "common/ab.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace ringside::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<char*> cstrings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (auto& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+std::vector<std::string> environment_with(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  for (const auto& x : extra) {
+    const std::string key = x.substr(0, x.find('='));
+    std::erase_if(env, [&](const std::string& s) { return s.substr(0, s.find('=')) == key; });
+    env.push_back(x);
+  }
+  return env;
+}
+
+pid_t spawn(std::vector<std::string> argv, std::vector<std::string> env, const std::string& err) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  if (!err.empty())
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  auto a = cstrings(argv);
+  auto e = cstrings(env);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, a[0], &fa, nullptr, a.data(), e.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+uint64_t count_lines(const std::string& path) {
+  std::ifstream in(path);
+  uint64_t n = 0;
+  std::string line;
+  while (std::getline(in, line)) ++n;
+  return n;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) {
+    s.replace(p, from.size(), to);
+  }
+  return s;
+}
+
+Sample run_once(const AbConfig& cfg, const Mode& mode, const std::string& dir) {
+  Sample s;
+  pid_t agent = 0;
+  const std::string socket = dir + "/hook.sock", jsonl = dir + "/events.jsonl",
+                    ready = dir + "/ready.json", policy = dir + "/policy.yaml";
+  std::filesystem::remove(jsonl);
+  std::filesystem::remove(ready);
+  if (!mode.agent_args.empty()) {
+    std::ofstream(policy) << mode.policy_yaml;
+    std::vector<std::string> argv = {cfg.ringside,    "run",  "--policy",     policy,
+                                     "--jsonl",       jsonl,  "--ready-file", ready,
+                                     "--hook-socket", socket, "--quiet"};
+    argv.insert(argv.end(), mode.agent_args.begin(), mode.agent_args.end());
+    agent = spawn(argv, environment_with({}), dir + "/agent.log");
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (!std::filesystem::exists(ready)) {
+      int st = 0;
+      if (waitpid(agent, &st, WNOHANG) == agent || Clock::now() > deadline) {
+        std::ifstream log(dir + "/agent.log");
+        std::stringstream ss;
+        ss << log.rdbuf();
+        throw std::runtime_error("agent for mode " + mode.name + " did not start:\n" + ss.str());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // start-up work settles
+  }
+  std::vector<std::string> env;
+  for (const auto& e : mode.workload_env) env.push_back(replace_all(e, "{socket}", socket));
+  const uint64_t cpu0 = agent ? process_cpu_ns(agent) : 0;
+  const auto t0 = Clock::now();
+  const pid_t w = spawn(cfg.workload, environment_with(env), "");
+  const int rc = wait_exit(w);
+  const auto t1 = Clock::now();
+  if (rc != 0) throw std::runtime_error("workload failed in mode " + mode.name);
+  s.wall_ns =
+      static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+  if (agent) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(cfg.drain_ms));
+    s.agent_cpu_ns = static_cast<double>(process_cpu_ns(agent) - cpu0);
+    kill(agent, SIGTERM);
+    wait_exit(agent);
+    s.agent_events = count_lines(jsonl);
+  }
+  return s;
+}
+
+}  // namespace
+
+uint64_t process_cpu_ns(pid_t pid) {
+  const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+  uint64_t total = 0;
+  DIR* d = opendir(task_dir.c_str());
+  if (d == nullptr) return 0;
+  while (dirent* e = readdir(d)) {  // NOLINT(concurrency-mt-unsafe): own DIR*
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(task_dir + "/" + e->d_name + "/schedstat");
+    uint64_t on_cpu = 0;
+    if (in >> on_cpu) total += on_cpu;
+  }
+  closedir(d);
+  return total;
+}
+
+uint64_t process_rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  }
+  return 0;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double ModeResult::median_wall() const {
+  std::vector<double> v;
+  for (const auto& s : samples) v.push_back(s.wall_ns);
+  return median(v);
+}
+
+double ModeResult::median_agent_cpu() const {
+  std::vector<double> v;
+  for (const auto& s : samples) v.push_back(s.agent_cpu_ns);
+  return median(v);
+}
+
+double ModeResult::median_events() const {
+  std::vector<double> v;
+  for (const auto& s : samples) v.push_back(static_cast<double>(s.agent_events));
+  return median(v);
+}
+
+std::vector<ModeResult> run_ab(const AbConfig& cfg, const std::vector<Mode>& modes) {
+  char tmpl[] = "/tmp/ringside-bench-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  std::vector<ModeResult> results;
+  for (const auto& m : modes) results.push_back({m.name, {}});
+  for (int r = 0; r < cfg.rounds; ++r) {
+    // Rotate the order every round so that no mode always runs first or last.
+    for (size_t k = 0; k < modes.size(); ++k) {
+      const size_t i = (k + static_cast<size_t>(r)) % modes.size();
+      results[i].samples.push_back(run_once(cfg, modes[i], dir));
+      std::fprintf(stderr, "  round %d/%d %-10s %.3f s\n", r + 1, cfg.rounds, modes[i].name.c_str(),
+                   results[i].samples.back().wall_ns / 1e9);
+    }
+  }
+  std::filesystem::remove_all(dir);
+  return results;
+}
+
+}  // namespace ringside::bench

@@ -1,0 +1,139 @@
+// Process table, hash cache, event queue and console line: the agent's parts, unprivileged.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "agent/event_queue.hpp"
+#include "agent/hash_cache.hpp"
+#include "agent/process_table.hpp"
+#include "sinks/console_sink.hpp"
+
+namespace ringside {
+namespace {
+
+TEST(ProcessTable, ReadsOwnProcessFromProc) {
+  auto me = read_proc_process(getpid());
+  ASSERT_TRUE(me);
+  EXPECT_EQ(me->pid, getpid());
+  EXPECT_EQ(me->ppid, getppid());
+  EXPECT_GT(me->start_ticks, 0);
+  EXPECT_EQ(me->uid, getuid());
+  EXPECT_EQ(me->executable, std::filesystem::read_symlink("/proc/self/exe").string());
+  EXPECT_EQ(me->cwd, std::filesystem::current_path().string());
+  EXPECT_FALSE(me->args.empty());
+  EXPECT_FALSE(read_proc_process(-5));
+}
+
+TEST(ProcessTable, ForkExecExitAndPidReuse) {
+  ProcessTable t("/nonexistent");
+  ProcessInfo parent;
+  parent.pid = 100;
+  parent.ppid = 1;
+  parent.start_ticks = 10;
+  parent.executable = "/bin/bash";
+  parent.uid = 1000;
+  t.on_exec(parent);
+  t.on_fork(200, 100, 20, 10);
+  auto child = t.find(200);
+  ASSERT_TRUE(child);
+  EXPECT_EQ(child->executable, "/bin/bash");  // inherited until it execs
+  EXPECT_EQ(child->uid, 1000u);
+  ProcessInfo img = *child;
+  img.executable = "/usr/bin/ls";
+  t.on_exec(img);
+  EXPECT_EQ(t.find(200)->executable, "/usr/bin/ls");
+  EXPECT_EQ(t.ancestry(200, 8), std::vector<std::string>{"/bin/bash"});
+  t.on_exit(200, 20, 1000);
+  // pid 200 reused by a new process: the old incarnation stays reachable by its key.
+  t.on_fork(200, 100, 30, 10);
+  EXPECT_EQ(t.find(200)->start_ticks, 30);
+  EXPECT_EQ(t.find(200, 20)->executable, "/usr/bin/ls");
+  EXPECT_EQ(t.expire(1000 + 5, 1), 1u);
+  EXPECT_FALSE(t.find(200, 20));
+  EXPECT_TRUE(t.find(200, 30));
+}
+
+TEST(HashCache, HashesCachesAndNoticesChanges) {
+  const std::string path = std::filesystem::temp_directory_path() / "ringside-hash-test";
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << "abc";
+  }
+  HashCache cache(16, 1 << 20);
+  EXPECT_EQ(cache.sha256_of_path(path),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(cache.sha256_of_path(path), sha256_hex("abc"));
+  EXPECT_EQ(cache.stats().hits, 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << "abcd";
+  }
+  EXPECT_EQ(cache.sha256_of_path(path), sha256_hex("abcd"));
+  EXPECT_EQ(cache.stats().misses, 2u);
+  HashCache small(16, 2);
+  EXPECT_FALSE(small.sha256_of_path(path));
+  EXPECT_EQ(small.stats().too_large, 1u);
+  EXPECT_FALSE(cache.sha256_of_path("/nonexistent/file"));
+  EXPECT_FALSE(cache.sha256_of_path("/tmp"));  // not a regular file
+  std::filesystem::remove(path);
+}
+
+TEST(EventQueue, DropsAndCountsWhenFull) {
+  EventQueue q(2);
+  EXPECT_TRUE(q.push(Event(EventType::kProcessFork, 1)));
+  EXPECT_TRUE(q.push(Event(EventType::kProcessFork, 2)));
+  EXPECT_FALSE(q.push(Event(EventType::kProcessFork, 3)));
+  EXPECT_EQ(q.dropped(), 1u);
+  EXPECT_EQ(q.max_depth(), 2u);
+  std::vector<Event> out;
+  EXPECT_TRUE(q.pop_all(out, std::chrono::milliseconds(0)));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].timestamp_ns(), 2);
+  q.close();
+  EXPECT_FALSE(q.pop_all(out, std::chrono::milliseconds(0)));
+  EXPECT_FALSE(q.push(Event(EventType::kProcessFork, 4)));
+}
+
+TEST(EventQueue, ManyProducersNothingLostBelowCapacity) {
+  EventQueue q(1 << 20);
+  std::vector<std::thread> producers;
+  for (int t = 0; t < 4; ++t) {
+    producers.emplace_back([&q] {
+      for (int i = 0; i < 10000; ++i) q.push(Event(EventType::kProcessExec, i));
+    });
+  }
+  size_t got = 0;
+  std::vector<Event> out;
+  while (got < 40000 && q.pop_all(out, std::chrono::milliseconds(100))) got += out.size();
+  for (auto& p : producers) p.join();
+  EXPECT_EQ(got, 40000u);
+  EXPECT_EQ(q.dropped(), 0u);
+}
+
+TEST(ConsoleSink, CompactLine) {
+  Event ev(EventType::kProcessExec, 0);
+  ev.set_origin(Level::kKernel, "ebpf");
+  ev.set(Field::kProcessPid, int64_t{42});
+  ev.set(Field::kProcessParentPid, int64_t{1});
+  ev.set(Field::kUserId, int64_t{0});
+  ev.set(Field::kProcessExecutable, "/tmp/x y");
+  ev.set(Field::kProcessArgs, {"x", "-v", "a\nb"});
+  ev.set_verdict(Verdict::kAlert, "exec-from-tmp");
+  const std::string line = format_console_line(ev, false);
+  EXPECT_NE(line.find(" kernel ebpf "), std::string::npos) << line;
+  EXPECT_NE(line.find("alert exec      pid=42 ppid=1 uid=0 '/tmp/x y' -v 'a\\nb'  [exec-from-tmp]"),
+            std::string::npos)
+      << line;
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ringside
