@@ -361,7 +361,7 @@ void write_file_atomically(const std::string& path, const std::string& text) {
     out << text << "\n";
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    log().error("cannot write {}: {}", path, std::strerror(errno));
+    log().error("cannot write {}: {}", path, errno_text(errno));
   }
 }
 

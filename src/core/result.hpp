@@ -17,11 +17,17 @@ struct Error {
   int code = 0;  // errno value, 0 when not a system error
 };
 
+// strerror, thread-safe (the GNU strerror_r returns the message, not an int).
+inline std::string errno_text(int code) {
+  char buf[128];
+  return strerror_r(code, buf, sizeof buf);
+}
+
 // An Error from the current errno: "<what>: <strerror>".
 inline Error errno_error(std::string_view what, int code = errno) {
   std::string msg(what);
   msg += ": ";
-  msg += std::strerror(code);
+  msg += errno_text(code);
   return Error{std::move(msg), code};
 }
 

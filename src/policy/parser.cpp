@@ -18,25 +18,38 @@ std::string ParseError::to_string() const {
 
 std::string_view to_string(Op op) {
   switch (op) {
-    case Op::kEquals: return "equals";
-    case Op::kPrefix: return "prefix";
-    case Op::kSuffix: return "suffix";
-    case Op::kGlob: return "glob";
-    case Op::kIn: return "in";
-    case Op::kCidr: return "cidr";
-    case Op::kSha256: return "sha256";
-    case Op::kNot: return "not";
-    case Op::kAll: return "all";
+    case Op::kEquals:
+      return "equals";
+    case Op::kPrefix:
+      return "prefix";
+    case Op::kSuffix:
+      return "suffix";
+    case Op::kGlob:
+      return "glob";
+    case Op::kIn:
+      return "in";
+    case Op::kCidr:
+      return "cidr";
+    case Op::kSha256:
+      return "sha256";
+    case Op::kNot:
+      return "not";
+    case Op::kAll:
+      return "all";
   }
   return "?";
 }
 
 std::string_view to_string(Action action) {
   switch (action) {
-    case Action::kAllow: return "allow";
-    case Action::kDeny: return "deny";
-    case Action::kAlert: return "alert";
-    case Action::kRedirect: return "redirect";
+    case Action::kAllow:
+      return "allow";
+    case Action::kDeny:
+      return "deny";
+    case Action::kAlert:
+      return "alert";
+    case Action::kRedirect:
+      return "redirect";
   }
   return "?";
 }
@@ -50,11 +63,16 @@ Position pos_of(const YAML::Node& n) {
 
 std::string node_kind(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
-    case YAML::NodeType::Null: return "nothing";
-    default: return "an undefined value";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "'" + n.Scalar() + "'";
+    case YAML::NodeType::Null:
+      return "nothing";
+    default:
+      return "an undefined value";
   }
 }
 
@@ -133,8 +151,8 @@ class PolicyParser {
         have_rules = true;
         parse_rules(kv.second, policy->rules_);
       } else {
-        error(pos_of(kv.first), "unknown top-level key '" + key +
-                                    "' (expected version, settings, rules)");
+        error(pos_of(kv.first),
+              "unknown top-level key '" + key + "' (expected version, settings, rules)");
       }
     }
     if (!have_rules) error(pos_of(root), "the policy has no 'rules' list");
@@ -183,7 +201,8 @@ class PolicyParser {
       } else if (key == "decision_deadline_ms") {
         auto ms = v.IsScalar() ? parse_int(v.Scalar()) : std::nullopt;
         if (!ms || *ms < 1 || *ms > 60000) {
-          error(pos_of(v), "decision_deadline_ms must be an integer 1..60000, found " + node_kind(v));
+          error(pos_of(v),
+                "decision_deadline_ms must be an integer 1..60000, found " + node_kind(v));
         } else {
           s.decision_deadline_ms = static_cast<int>(*ms);
         }
@@ -297,10 +316,10 @@ class PolicyParser {
     if (rule.action == Action::kDeny) {
       for (EventType t : rule.on) {
         if (t == EventType::kProcessExit || t == EventType::kProcessFork) {
-          error(pos_of(n), "rule '" + rule.name + "': a " +
-                               std::string(t == EventType::kProcessExit ? "process.exit"
-                                                                        : "process.fork") +
-                               " cannot be denied (use alert, or deny process.exec)");
+          error(pos_of(n),
+                "rule '" + rule.name + "': a " +
+                    std::string(t == EventType::kProcessExit ? "process.exit" : "process.fork") +
+                    " cannot be denied (use alert, or deny process.exec)");
         }
       }
     }
@@ -316,7 +335,7 @@ class PolicyParser {
         error(pos_of(item), "'on' takes category.action names, found " + node_kind(item));
         return;
       }
-      const std::string s = item.Scalar();
+      const std::string& s = item.Scalar();
       const size_t dot = s.find('.');
       const std::string cat = s.substr(0, dot);
       const std::string act = dot == std::string::npos ? "" : s.substr(dot + 1);
@@ -330,8 +349,9 @@ class PolicyParser {
         }
       }
       if (!found) {
-        error(pos_of(item), "unknown event '" + s + "' (expected category.action, e.g. "
-                                                    "process.exec, file.open, network.connect)");
+        error(pos_of(item), "unknown event '" + s +
+                                "' (expected category.action, e.g. "
+                                "process.exec, file.open, network.connect)");
       }
     };
     if (v.IsSequence()) {
@@ -413,23 +433,23 @@ class PolicyParser {
   // Parses a value against a field type; pushes into strings or ints.
   bool parse_value(const YAML::Node& v, const schema::FieldInfo& fi, Condition& c) {
     if (!v.IsScalar()) {
-      error(pos_of(v), "field '" + std::string(fi.name) + "' expects a single value, found " +
-                           node_kind(v));
+      error(pos_of(v),
+            "field '" + std::string(fi.name) + "' expects a single value, found " + node_kind(v));
       return false;
     }
     if (fi.type == FieldType::kInt || fi.type == FieldType::kTimestamp) {
       auto i = parse_int(v.Scalar());
       if (!i) {
-        error(pos_of(v), "field '" + std::string(fi.name) + "' is an integer, found " +
-                             node_kind(v));
+        error(pos_of(v),
+              "field '" + std::string(fi.name) + "' is an integer, found " + node_kind(v));
         return false;
       }
       c.ints.push_back(*i);
     } else if (fi.type == FieldType::kIp) {
       auto ip = IpAddress::parse(v.Scalar());
       if (!ip) {
-        error(pos_of(v), "field '" + std::string(fi.name) + "' is an IP address, found " +
-                             node_kind(v));
+        error(pos_of(v),
+              "field '" + std::string(fi.name) + "' is an IP address, found " + node_kind(v));
         return false;
       }
       c.strings.push_back(ip->to_string());
@@ -570,8 +590,10 @@ class PolicyParser {
       c.op = Op::kSha256;
       if (!is_path_field(fi.id) && fi.id != Field::kProcessHashSha256 &&
           fi.id != Field::kFileHashSha256) {
-        error(c.pos, "operator 'sha256' applies to a file path field (process.executable, "
-                     "file.path, process.parent.executable), not '" + std::string(fi.name) + "'");
+        error(c.pos,
+              "operator 'sha256' applies to a file path field (process.executable, "
+              "file.path, process.parent.executable), not '" +
+                  std::string(fi.name) + "'");
         return false;
       }
       if (!string_values(true)) return false;
@@ -634,7 +656,7 @@ Result<std::shared_ptr<const Policy>> Policy::load_file(const std::string& path,
   std::ifstream in(path);
   if (!in) {
     const int code = errno;
-    if (errors) errors->push_back({path, {0, 0}, std::string("cannot read: ") + std::strerror(code)});
+    if (errors) errors->push_back({path, {0, 0}, std::string("cannot read: ") + errno_text(code)});
     return errno_error("cannot read policy " + path, code);
   }
   std::stringstream ss;

@@ -36,7 +36,7 @@ void JsonlSink::flush() {
     const ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      log().warn("jsonl: write failed: {}; {} events lost", std::strerror(errno), pending_);
+      log().warn("jsonl: write failed: {}; {} events lost", errno_text(errno), pending_);
       failed_ += pending_;
       pending_ = 0;
       buf_.clear();
