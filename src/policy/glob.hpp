@@ -39,8 +39,17 @@ class Glob {
     bool negated = false;
     std::bitset<256> set;
   };
+  bool literals_present(std::string_view value) const;
+  bool matches_small(std::string_view value) const;
+  bool matches_large(std::string_view value) const;
+
   std::string pattern_;
   std::vector<Token> tokens_;
+  // Literal runs between wildcards, in order: each must occur in a matching value, which
+  // rejects most values with a substring search before the automaton runs.
+  std::vector<std::string> literals_;
+  bool anchored_start_ = false;  // the pattern starts with literals_[0]
+  bool anchored_end_ = false;    // the pattern ends with literals_.back()
 };
 
 }  // namespace ringside::policy
