@@ -27,6 +27,10 @@ class ProcessEbpfSensor final : public Sensor {
   void stop() override;
   SensorStats stats() const override;
 
+  // Loads and attaches the BPF-LSM program on its own (own maps) and detaches it again: ok
+  // when this kernel allows lsm/bprm_check_security, else the kernel's reason.
+  static Result<void> probe_lsm();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
