@@ -1,0 +1,36 @@
+// Hook messages (sensors/user/hook_protocol.h) -> Events. A pure function of the datagram and
+// the sender's kernel-reported credentials: a message never names its own pid or uid, and
+// anything malformed, unknown or agent-owned is rejected with a reason instead of guessed at.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "core/event.hpp"
+#include "core/result.hpp"
+
+namespace ringside {
+
+// Who sent a message: SO_PEERCRED at connect time, plus the real uid from /proc when known.
+struct HookPeer {
+  int32_t pid = 0;    // 0: the sender is outside the agent's pid namespace
+  uint32_t uid = 0;   // real user id
+  uint32_t euid = 0;  // effective user id (what SO_PEERCRED reports)
+  uint32_t gid = 0;
+};
+
+struct HookMessage {
+  uint32_t seq = 0;
+  bool want_verdict = false;  // the caller waits for a verdict before it acts
+  bool new_process = false;   // spawn-type: the sender is the parent of the new process
+  Event event;
+};
+
+// Decodes one datagram. The event carries level user, sensor "preload", outcome "unknown"
+// (it is reported before the call), the sender as process.pid (exec-type) or
+// process.parent.pid (spawn-type), user.id / user.effective.id / group.id from `peer`, and the
+// fields the hook observed.
+Result<HookMessage> decode_hook_message(std::span<const uint8_t> bytes, const HookPeer& peer,
+                                        int64_t timestamp_ns);
+
+}  // namespace ringside

@@ -1,0 +1,152 @@
+/* The interposer's wire format and shared state file, used by libringside-preload.so (plain C)
+ * and by the agent's HookServerSensor (C++). One definition for both sides.
+ *
+ * Transport: a SOCK_SEQPACKET UNIX socket (RINGSIDE_SOCKET, default /run/ringside/hook.sock).
+ * One datagram is one message; the agent identifies the sender by SO_PEERCRED and never by
+ * anything a message says, so messages carry no pid, uid or gid.
+ *
+ * Message = header + payload, every integer little-endian, no padding:
+ *
+ *   offset  size  header field
+ *        0     4  magic       RS_HOOK_MAGIC ("RSHK")
+ *        4     2  version     RS_HOOK_VERSION
+ *        6     2  type        RS_HOOK_MSG_EVENT (hook -> agent) | RS_HOOK_MSG_VERDICT (agent ->
+ * hook) 8     4  seq         chosen by the hook, echoed in the verdict 12     2  event_type
+ * RS_EVENT_* id from records.h (0 in a verdict) 14     2  flags       RS_HOOK_FLAG_* 16     4
+ * length      payload bytes; header + payload <= RS_HOOK_MAX_MESSAGE
+ *
+ * EVENT payload: TLVs {u16 field_id (RS_FIELD_* id), u16 length, length bytes}, back to back.
+ *   int fields: length 8, a little-endian int64. string fields: the bytes, no NUL, no
+ *   terminator. string-list fields: the same field repeated once per element, in order.
+ *   A hook sends only the fields it observed (the decoder rejects agent-owned fields such as
+ *   process.pid or user.id). A list longer than RS_HOOK_MAX_LIST_ELEMENTS or a message that
+ *   would exceed RS_HOOK_MAX_MESSAGE is cut: the list ends with RS_HOOK_TRUNCATED_MARKER and
+ *   ringside.truncated names the field; process.args_count keeps the real count.
+ *
+ * VERDICT payload (only for an EVENT that had RS_HOOK_FLAG_WANT_VERDICT):
+ *   u8 verdict (RS_HOOK_VERDICT_*), u8 reserved (0), u16 rule_length (<= RS_HOOK_MAX_RULE),
+ *   rule name bytes.
+ *
+ * State file (socket path + ".state"): struct rs_hook_state below, written by the agent in
+ * place (never unlinked and recreated, so a process that mapped it keeps seeing updates) and
+ * mapped read-only (MAP_SHARED) by every hooked process. `generation` is a sequence lock: odd
+ * while the agent writes, readers retry until they see the same even value before and after.
+ * An operation whose RS_HOOK_OP_* bit is in `sync_ops` is sent with WANT_VERDICT and waits up
+ * to `deadline_ms` for the answer; every other report is fire-and-forget (non-blocking send, no
+ * round trip). The agent clears `sync_ops` and `agent_pid` when it stops cleanly.
+ *
+ * Fail mode (what a hook does when the agent cannot answer): an operation that needed a
+ * verdict follows the state file's `fail_closed` (the policy's settings.fail_mode); the
+ * environment variable RINGSIDE_HOOK_FAIL=closed makes the process refuse every operation it
+ * cannot report at all (no agent, no answer in time), RINGSIDE_HOOK_FAIL=open never refuses.
+ */
+#ifndef RINGSIDE_HOOK_PROTOCOL_H
+#define RINGSIDE_HOOK_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringside/records.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RS_HOOK_MAGIC 0x4B485352u /* "RSHK" read as a little-endian u32 */
+#define RS_HOOK_VERSION 1
+#define RS_HOOK_HEADER_SIZE 20
+#define RS_HOOK_TLV_HEADER_SIZE 4
+#define RS_HOOK_MAX_MESSAGE 65536
+#define RS_HOOK_MAX_LIST_ELEMENTS 1024
+#define RS_HOOK_MAX_RULE 128
+#define RS_HOOK_MAX_HOOK_NAME 32
+#define RS_HOOK_TRUNCATED_MARKER "[truncated]"
+#define RS_HOOK_DEFAULT_SOCKET "/run/ringside/hook.sock"
+#define RS_HOOK_STATE_SUFFIX ".state"
+
+/* Message types. */
+#define RS_HOOK_MSG_EVENT 1
+#define RS_HOOK_MSG_VERDICT 2
+
+/* Header flags. */
+#define RS_HOOK_FLAG_WANT_VERDICT 0x0001u /* the caller waits for a VERDICT before acting */
+#define RS_HOOK_FLAG_NEW_PROCESS 0x0002u  /* spawn-type: the sender is the new process's parent */
+#define RS_HOOK_KNOWN_FLAGS (RS_HOOK_FLAG_WANT_VERDICT | RS_HOOK_FLAG_NEW_PROCESS)
+
+/* Verdicts (the same order as ringside::Verdict). */
+#define RS_HOOK_VERDICT_ALLOW 0
+#define RS_HOOK_VERDICT_DENY 1
+#define RS_HOOK_VERDICT_ALERT 2
+
+/* Operations a state file can ask to wait for a verdict on. */
+#define RS_HOOK_OP_EXEC 0x0001u
+#define RS_HOOK_OP_FILE 0x0002u
+#define RS_HOOK_OP_NETWORK 0x0004u
+
+struct rs_hook_header {
+  uint32_t magic;
+  uint16_t version;
+  uint16_t type;
+  uint32_t seq;
+  uint16_t event_type;
+  uint16_t flags;
+  uint32_t length;
+};
+
+/* ---- shared state file */
+
+#define RS_HOOK_STATE_MAGIC 0x54534852u /* "RHST" */
+#define RS_HOOK_STATE_VERSION 1
+
+struct rs_hook_state {
+  uint32_t magic;
+  uint16_t version;
+  uint16_t size; /* sizeof(struct rs_hook_state) */
+  uint32_t generation;
+  uint32_t sync_ops; /* RS_HOOK_OP_* bits that need a synchronous verdict */
+  uint32_t deadline_ms;
+  uint32_t fail_closed;
+  int32_t agent_pid; /* 0 once the agent stopped */
+  uint32_t reserved[9];
+};
+RS_STATIC_ASSERT(sizeof(struct rs_hook_state) == 64, "rs_hook_state layout");
+
+/* A consistent copy of the state file; valid is 0 when there is no usable state. */
+struct rs_hook_state_view {
+  int valid;
+  uint32_t generation;
+  uint32_t sync_ops;
+  uint32_t deadline_ms;
+  uint32_t fail_closed;
+  int32_t agent_pid;
+};
+
+/* ---- little-endian access */
+
+static inline void rs_put_u16(uint8_t* p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+static inline void rs_put_u32(uint8_t* p, uint32_t v) {
+  rs_put_u16(p, (uint16_t)v);
+  rs_put_u16(p + 2, (uint16_t)(v >> 16));
+}
+static inline void rs_put_u64(uint8_t* p, uint64_t v) {
+  rs_put_u32(p, (uint32_t)v);
+  rs_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint16_t rs_get_u16(const uint8_t* p) {
+  return (uint16_t)(p[0] | ((uint16_t)p[1] << 8));
+}
+static inline uint32_t rs_get_u32(const uint8_t* p) {
+  return (uint32_t)rs_get_u16(p) | ((uint32_t)rs_get_u16(p + 2) << 16);
+}
+static inline uint64_t rs_get_u64(const uint8_t* p) {
+  return (uint64_t)rs_get_u32(p) | ((uint64_t)rs_get_u32(p + 4) << 32);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RINGSIDE_HOOK_PROTOCOL_H */

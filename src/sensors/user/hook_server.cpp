@@ -1,0 +1,438 @@
+#include "sensors/user/hook_server.hpp"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "sensors/pending_verdict.hpp"
+#include "sensors/user/hook_decoder.hpp"
+#include "sensors/user/hook_state_file.hpp"
+#include "sensors/user/preload/hook_logic.h"
+
+namespace ringside {
+
+namespace {
+
+constexpr int kListenBacklog = 512;
+constexpr size_t kMaxConnections = 8192;
+constexpr int kMessagesPerWakeup = 64;  // then serve the other connections
+constexpr int64_t kWarningsPerSecond = 5;
+
+// Real uid of a live process (SO_PEERCRED reports the effective one), from the "Uid:" line of
+// /proc/PID/status: real, effective, saved, filesystem.
+std::optional<uint32_t> real_uid_of(int32_t pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/status";
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[4096];
+  const ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return std::nullopt;
+  const std::string_view status(buf, static_cast<size_t>(n));
+  const size_t at = status.find("\nUid:");
+  if (at == std::string_view::npos) return std::nullopt;
+  uint32_t uid = 0;
+  size_t i = at + 5;
+  while (i < status.size() && (status[i] == ' ' || status[i] == '\t')) ++i;
+  const size_t digits = i;
+  for (; i < status.size() && status[i] >= '0' && status[i] <= '9'; ++i) {
+    uid = uid * 10 + static_cast<uint32_t>(status[i] - '0');
+  }
+  if (i == digits) return std::nullopt;
+  return uid;
+}
+
+uint8_t wire_verdict(Verdict v) {
+  switch (v) {
+    case Verdict::kAllow:
+      return RS_HOOK_VERDICT_ALLOW;
+    case Verdict::kDeny:
+      return RS_HOOK_VERDICT_DENY;
+    case Verdict::kAlert:
+      return RS_HOOK_VERDICT_ALERT;
+  }
+  return RS_HOOK_VERDICT_ALLOW;
+}
+
+}  // namespace
+
+struct HookServerSensor::Impl {
+  explicit Impl(std::string path) : socket_path(std::move(path)) {}
+
+  std::string socket_path;
+  SensorContext* ctx = nullptr;
+  SensorCounters counters;
+  int listen_fd = -1;
+  int epoll_fd = -1;
+  int stop_fd = -1;
+  struct stat socket_stat {};
+  std::unique_ptr<HookStateFile> state;
+  std::atomic<bool> default_allow{true};
+  std::atomic<int> deadline_ms{200};
+  std::thread thread;
+  std::unordered_map<int, HookPeer> peers;  // connection fd -> sender
+  std::vector<uint8_t> buf = std::vector<uint8_t>(RS_HOOK_MAX_MESSAGE);
+  int64_t warn_window_ns = 0;
+  int64_t warnings_in_window = 0;
+  uint64_t warnings_suppressed = 0;
+
+  Result<void> listen_socket();
+  void loop();
+  void accept_all();
+  void serve(int fd, uint32_t events);
+  // false: the connection must be closed (malformed input, peer gone).
+  bool handle(int fd, const HookPeer& peer, std::span<const uint8_t> bytes);
+  bool send_verdict(int fd, uint32_t seq, uint8_t verdict, std::string_view rule);
+  void close_connection(int fd);
+  template <class... Args>
+  void warn(fmt::format_string<Args...> f, Args&&... args);
+  void close_all();
+};
+
+template <class... Args>
+void HookServerSensor::Impl::warn(fmt::format_string<Args...> f, Args&&... args) {
+  const int64_t now = clock::monotonic_ns();
+  if (now - warn_window_ns > 1000000000) {
+    if (warnings_suppressed > 0) {
+      log().warn("hook_server: {} similar warnings suppressed", warnings_suppressed);
+    }
+    warn_window_ns = now;
+    warnings_in_window = 0;
+    warnings_suppressed = 0;
+  }
+  if (++warnings_in_window > kWarningsPerSecond) {
+    ++warnings_suppressed;
+    return;
+  }
+  log().warn(f, std::forward<Args>(args)...);
+}
+
+Result<void> HookServerSensor::Impl::listen_socket() {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.empty() || socket_path.size() >= sizeof addr.sun_path) {
+    return Error{"hook socket path '" + socket_path + "' is empty or longer than " +
+                 std::to_string(sizeof addr.sun_path - 1) + " bytes"};
+  }
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+
+  const std::filesystem::path parent = std::filesystem::path(socket_path).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && std::filesystem::create_directories(parent, ec)) {
+    chmod(parent.c_str(), 0755);
+  }
+  if (ec) return Error{"cannot create " + parent.string() + ": " + ec.message()};
+
+  struct stat st {};
+  if (lstat(socket_path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return Error{socket_path + " exists and is not a socket; not replacing it"};
+    }
+    const int probe = rs_hook_connect(socket_path.c_str());
+    if (probe >= 0) {
+      close(probe);
+      return Error{"another agent is listening on " + socket_path};
+    }
+    unlink(socket_path.c_str());  // stale, from an agent that did not stop cleanly
+  }
+
+  listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (listen_fd < 0) return errno_error("hook socket");
+  if (bind(listen_fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return errno_error("cannot bind hook socket " + socket_path);
+  }
+  // Any user's processes report, so anyone may connect; SO_PEERCRED says who they are.
+  if (chmod(socket_path.c_str(), 0666) != 0) return errno_error("chmod " + socket_path);
+  if (stat(socket_path.c_str(), &socket_stat) != 0) return errno_error("stat " + socket_path);
+  if (listen(listen_fd, kListenBacklog) != 0) return errno_error("listen " + socket_path);
+  return ok();
+}
+
+void HookServerSensor::Impl::loop() {
+  epoll_event events[64];
+  while (true) {
+    const int n = epoll_wait(epoll_fd, events, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      log().error("hook_server: epoll_wait: {}", errno_text(errno));
+      counters.errors.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == stop_fd) return;
+      if (fd == listen_fd) {
+        accept_all();
+      } else {
+        serve(fd, events[i].events);
+      }
+    }
+  }
+}
+
+void HookServerSensor::Impl::accept_all() {
+  while (true) {
+    const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != ECONNABORTED) {
+        counters.errors.fetch_add(1, std::memory_order_relaxed);
+        warn("hook_server: accept: {}", errno_text(errno));
+      }
+      return;
+    }
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      counters.errors.fetch_add(1, std::memory_order_relaxed);
+      warn("hook_server: SO_PEERCRED: {}", errno_text(errno));
+      close(fd);
+      continue;
+    }
+    if (peers.size() >= kMaxConnections) {
+      counters.dropped.fetch_add(1, std::memory_order_relaxed);
+      warn("hook_server: {} connections open, refusing pid {}", peers.size(), cred.pid);
+      close(fd);
+      continue;
+    }
+    HookPeer peer;
+    peer.pid = cred.pid;
+    peer.euid = cred.uid;
+    peer.gid = cred.gid;
+    peer.uid = cred.pid > 0 ? real_uid_of(cred.pid).value_or(cred.uid) : cred.uid;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      counters.errors.fetch_add(1, std::memory_order_relaxed);
+      close(fd);
+      continue;
+    }
+    peers[fd] = peer;
+  }
+}
+
+void HookServerSensor::Impl::serve(int fd, uint32_t events) {
+  auto it = peers.find(fd);
+  if (it == peers.end()) return;
+  const HookPeer peer = it->second;
+  for (int i = 0; i < kMessagesPerWakeup; ++i) {
+    iovec iov{buf.data(), buf.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    const ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        if ((events & (EPOLLHUP | EPOLLERR)) != 0) close_connection(fd);
+        return;
+      }
+      counters.errors.fetch_add(1, std::memory_order_relaxed);
+      close_connection(fd);
+      return;
+    }
+    if (n == 0) {  // the process closed the connection (exec, exit) and everything was read
+      close_connection(fd);
+      return;
+    }
+    if ((msg.msg_flags & MSG_TRUNC) != 0) {
+      counters.seen.fetch_add(1, std::memory_order_relaxed);
+      counters.errors.fetch_add(1, std::memory_order_relaxed);
+      warn("hook_server: dropped a message from pid {}: larger than {} bytes", peer.pid,
+           RS_HOOK_MAX_MESSAGE);
+      close_connection(fd);
+      return;
+    }
+    if (!handle(fd, peer, std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)))) {
+      close_connection(fd);
+      return;
+    }
+  }
+}
+
+bool HookServerSensor::Impl::send_verdict(int fd, uint32_t seq, uint8_t verdict,
+                                          std::string_view rule) {
+  uint8_t out[RS_HOOK_HEADER_SIZE + 4 + RS_HOOK_MAX_RULE];
+  const size_t len =
+      rs_hook_encode_verdict(seq, verdict, rule.data(), rule.size(), out, sizeof out);
+  if (len > 0 && send(fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(len)) {
+    return true;
+  }
+  counters.errors.fetch_add(1, std::memory_order_relaxed);
+  warn("hook_server: cannot send a verdict: {}", errno_text(errno));
+  return false;
+}
+
+bool HookServerSensor::Impl::handle(int fd, const HookPeer& peer, std::span<const uint8_t> bytes) {
+  const int64_t received_ns = clock::monotonic_ns();
+  counters.seen.fetch_add(1, std::memory_order_relaxed);
+  auto decoded = decode_hook_message(bytes, peer, clock::realtime_ns());
+  if (!decoded) {
+    counters.errors.fetch_add(1, std::memory_order_relaxed);
+    warn("hook_server: dropped a message from pid {}: {}", peer.pid, decoded.error().message);
+    return false;
+  }
+  HookMessage& m = decoded.value();
+  Event& ev = m.event;
+  try {
+    std::optional<policy::Decision> decision;
+    bool delivered = false;
+    auto answer = [&](bool allow) {
+      const uint8_t v = !allow     ? RS_HOOK_VERDICT_DENY
+                        : decision ? wire_verdict(decision->verdict)
+                                   : RS_HOOK_VERDICT_ALLOW;
+      const std::string_view rule =
+          decision && decision->rule != nullptr ? std::string_view(decision->rule->name) : "";
+      delivered = send_verdict(fd, m.seq, v, rule);
+    };
+    {
+      std::optional<PendingVerdict<decltype(answer)>> pending;
+      if (m.want_verdict) pending.emplace(answer, default_allow.load(), &counters.defaulted);
+      decision = ctx->decide(ev);
+      if (pending) pending->answer(decision->verdict != Verdict::kDeny);
+    }
+    // The caller started waiting before it sent, so an answer later than the deadline counted
+    // from receipt certainly found it gone: it acted on its own fail mode.
+    const bool late = m.want_verdict &&
+                      clock::monotonic_ns() - received_ns > int64_t{deadline_ms.load()} * 1000000;
+    if (late) {
+      counters.defaulted.fetch_add(1, std::memory_order_relaxed);
+      warn("hook_server: verdict for pid {} came after the {} ms deadline", peer.pid,
+           deadline_ms.load());
+      ev.set(Field::kRingsideEnforcement, "default");
+    } else if (decision->verdict == Verdict::kDeny) {
+      const bool blocked = m.want_verdict && delivered;
+      ev.set(Field::kRingsideEnforcement, blocked ? "blocked" : "none");
+      if (blocked) counters.denied.fetch_add(1, std::memory_order_relaxed);
+    }
+  } catch (const std::exception& e) {
+    // The pending verdict has answered the fail-mode default on the way out.
+    counters.errors.fetch_add(1, std::memory_order_relaxed);
+    warn("hook_server: cannot decide on a message from pid {}: {}", peer.pid, e.what());
+    return true;
+  }
+  ctx->emit(std::move(ev));
+  return true;
+}
+
+void HookServerSensor::Impl::close_connection(int fd) {
+  epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+  close(fd);
+  peers.erase(fd);
+}
+
+void HookServerSensor::Impl::close_all() {
+  for (const auto& [fd, peer] : peers) close(fd);
+  peers.clear();
+  for (int* fd : {&listen_fd, &epoll_fd, &stop_fd}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+}
+
+HookServerSensor::HookServerSensor(std::string socket_path)
+    : impl_(std::make_unique<Impl>(std::move(socket_path))) {}
+
+HookServerSensor::~HookServerSensor() { stop(); }
+
+Result<void> HookServerSensor::start(SensorContext& ctx) {
+  Impl& s = *impl_;
+  if (s.thread.joinable()) return ok();
+  s.ctx = &ctx;
+  // Every hooked process may hold a connection: allow as many descriptors as we may.
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  auto r = s.listen_socket();
+  if (r) {
+    auto st = HookStateFile::open(s.socket_path + RS_HOOK_STATE_SUFFIX, getpid());
+    if (st) {
+      s.state = std::move(st).value();
+    } else {
+      r = std::move(st).error();
+    }
+  }
+  if (r) {
+    s.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    s.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    epoll_event lev{};
+    lev.events = EPOLLIN;
+    lev.data.fd = s.listen_fd;
+    epoll_event sev{};
+    sev.events = EPOLLIN;
+    sev.data.fd = s.stop_fd;
+    if (s.epoll_fd < 0 || s.stop_fd < 0 ||
+        epoll_ctl(s.epoll_fd, EPOLL_CTL_ADD, s.listen_fd, &lev) != 0 ||
+        epoll_ctl(s.epoll_fd, EPOLL_CTL_ADD, s.stop_fd, &sev) != 0) {
+      r = errno_error("hook server epoll");
+    }
+  }
+  if (!r) {
+    s.close_all();
+    if (s.socket_stat.st_ino != 0) unlink(s.socket_path.c_str());
+    s.state.reset();
+    return r;
+  }
+  s.thread = std::thread([&s] { s.loop(); });
+  log().info("hook server listening on {}", s.socket_path);
+  return ok();
+}
+
+Result<void> HookServerSensor::apply_policy(const policy::Policy& policy) {
+  Impl& s = *impl_;
+  if (!s.state) return Error{"hook server is not running"};
+  const bool exec_deny =
+      policy.has_rules_for(EventType::kProcessExec, Level::kUser, policy::Action::kDeny);
+  const auto& settings = policy.settings();
+  s.default_allow = settings.fail_mode == policy::FailMode::kOpen;
+  s.deadline_ms = settings.decision_deadline_ms;
+  s.state->publish(exec_deny ? RS_HOOK_OP_EXEC : 0,
+                   static_cast<uint32_t>(settings.decision_deadline_ms),
+                   settings.fail_mode == policy::FailMode::kClosed);
+  log().debug("hook server: exec {} a verdict (deadline {} ms, fail-{})",
+              exec_deny ? "waits for" : "does not wait for", settings.decision_deadline_ms,
+              settings.fail_mode == policy::FailMode::kClosed ? "closed" : "open");
+  return ok();
+}
+
+void HookServerSensor::stop() {
+  Impl& s = *impl_;
+  if (!s.thread.joinable()) return;
+  const uint64_t one = 1;
+  if (write(s.stop_fd, &one, sizeof one) != sizeof one) {
+    log().error("hook_server: cannot signal the server thread: {}", errno_text(errno));
+  }
+  s.thread.join();
+  // Release waiting processes first, then stop accepting.
+  if (s.state) s.state->clear();
+  s.close_all();
+  struct stat st {};
+  if (stat(s.socket_path.c_str(), &st) == 0 && st.st_ino == s.socket_stat.st_ino &&
+      st.st_dev == s.socket_stat.st_dev) {
+    unlink(s.socket_path.c_str());
+  }
+  s.state.reset();
+}
+
+SensorStats HookServerSensor::stats() const { return SensorStats::from(impl_->counters); }
+
+}  // namespace ringside

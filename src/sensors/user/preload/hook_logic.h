@@ -1,0 +1,145 @@
+/* The interposer's hook-free logic: message encoding and parsing, PATH search, path
+ * resolution, the state file and the agent connection. Built twice: into
+ * libringside-preload.so (no sanitizers, hidden) and into the static ringside_hook_logic that
+ * the agent and the tests link. Nothing here allocates from the heap (hooks may run before
+ * malloc is usable) and nothing here calls a hooked function.
+ */
+#ifndef RINGSIDE_HOOK_LOGIC_H
+#define RINGSIDE_HOOK_LOGIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sensors/user/hook_protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- encoding */
+
+/* Longest process.command_line sent (system/popen); longer ones are cut and flagged. */
+#define RS_HOOK_MAX_COMMAND_LINE 16384
+/* Smallest buffer rs_hook_encode_exec accepts: room for every bounded field. */
+#define RS_HOOK_MIN_EXEC_BUFFER 4096
+
+struct rs_hook_writer {
+  uint8_t* buf;
+  size_t cap;
+  size_t len;
+};
+
+void rs_hook_writer_init(struct rs_hook_writer* w, uint8_t* buf, size_t cap, uint16_t type,
+                         uint32_t seq, uint16_t event_type, uint16_t flags);
+/* Append one TLV; -1 (nothing written) when it does not fit or is too long for a TLV. */
+int rs_hook_put_int(struct rs_hook_writer* w, uint16_t field, int64_t value);
+int rs_hook_put_str(struct rs_hook_writer* w, uint16_t field, const char* s, size_t len);
+/* Writes the payload length into the header; returns the message size. */
+size_t rs_hook_writer_finish(struct rs_hook_writer* w);
+
+/* One exec-type operation as a hook saw it, before it happened. */
+struct rs_exec_report {
+  const char* hook;              /* interposed function, e.g. "execvp" */
+  const char* executable;        /* absolute path */
+  char* const* argv;             /* NULL-terminated; may be NULL */
+  const char* working_directory; /* may be NULL */
+  const char* command_line;      /* system/popen only, else NULL */
+  int64_t thread_id;
+  int new_process; /* spawn-type (posix_spawn*, system, popen): the caller is the parent */
+};
+
+/* Size of the message without truncation, capped at RS_HOOK_MAX_MESSAGE + 1. */
+size_t rs_hook_exec_size(const struct rs_exec_report* r);
+/* Encodes an EVENT(process.exec) into buf (cap >= RS_HOOK_MIN_EXEC_BUFFER, at most
+ * RS_HOOK_MAX_MESSAGE is used), cutting process.args and process.command_line to fit.
+ * Returns the message size, or 0 when cap is too small or a bounded field is too long. */
+size_t rs_hook_encode_exec(const struct rs_exec_report* r, uint32_t seq, int want_verdict,
+                           uint8_t* buf, size_t cap);
+
+/* ---- parsing */
+
+enum rs_hook_status {
+  RS_HOOK_OK = 0,
+  RS_HOOK_ERR_SHORT,    /* shorter than a header */
+  RS_HOOK_ERR_MAGIC,    /* not a ringside hook message */
+  RS_HOOK_ERR_VERSION,  /* another protocol version */
+  RS_HOOK_ERR_TYPE,     /* unknown message type */
+  RS_HOOK_ERR_FLAGS,    /* unknown flag bits */
+  RS_HOOK_ERR_LENGTH,   /* header length does not match the datagram */
+  RS_HOOK_ERR_OVERSIZE, /* larger than RS_HOOK_MAX_MESSAGE */
+  RS_HOOK_ERR_TLV,      /* a TLV header or value runs past the end */
+  RS_HOOK_ERR_VERDICT,  /* malformed verdict payload */
+};
+const char* rs_hook_status_string(int status);
+
+/* Checks the framing of one datagram; on success fills h. */
+int rs_hook_parse_header(const uint8_t* buf, size_t len, struct rs_hook_header* h);
+
+struct rs_hook_tlv {
+  uint16_t field;
+  uint16_t length;
+  const uint8_t* value;
+};
+struct rs_hook_tlv_iter {
+  const uint8_t* p;
+  size_t left;
+};
+void rs_hook_tlv_begin(struct rs_hook_tlv_iter* it, const uint8_t* payload, size_t len);
+/* 1: *tlv filled; 0: end of payload; -1: malformed (RS_HOOK_ERR_TLV). */
+int rs_hook_tlv_next(struct rs_hook_tlv_iter* it, struct rs_hook_tlv* tlv);
+
+/* VERDICT messages. rule may be NULL; it is cut to RS_HOOK_MAX_RULE bytes. */
+size_t rs_hook_encode_verdict(uint32_t seq, int verdict, const char* rule, size_t rule_len,
+                              uint8_t* buf, size_t cap);
+/* On success fills seq, verdict and (when rule != NULL) the NUL-terminated rule name. */
+int rs_hook_parse_verdict(const uint8_t* buf, size_t len, uint32_t* seq, int* verdict, char* rule,
+                          size_t rule_cap);
+
+/* ---- paths */
+
+/* Resolves path (relative ones against base_dir, which must be absolute) to an absolute path
+ * with every symbolic link, "." and ".." resolved, as the kernel names an executable image.
+ * 0: resolved; 1: some component does not exist, the rest was joined lexically; -1: too long
+ * or invalid arguments (out is then empty). */
+int rs_resolve_path(const char* base_dir, const char* path, char* out, size_t cap);
+/* execvp-style search of file (no '/') through path_list (NULL: "/bin:/usr/bin"; an empty
+ * element means the current directory): the first regular file the caller may execute,
+ * resolved. 0: found; -1: not found. */
+int rs_search_path(const char* file, const char* path_list, const char* cwd, char* out, size_t cap);
+/* Path of an open descriptor from /proc/self/fd; -1 when unavailable. */
+int rs_fd_path(int fd, char* out, size_t cap);
+
+/* ---- state file */
+
+/* Maps the state file read-only; NULL when it is absent, too small or not a regular file. */
+const struct rs_hook_state* rs_hook_state_map(const char* path);
+void rs_hook_state_unmap(const struct rs_hook_state* state);
+/* A consistent snapshot (sequence lock); view->valid is 0 when state is NULL, the magic or
+ * version is wrong, or the writer never finished. */
+void rs_hook_state_read(const struct rs_hook_state* state, struct rs_hook_state_view* view);
+/* The agent's side: one update of a writable mapping (fills magic, version and size). */
+void rs_hook_state_write(struct rs_hook_state* state, uint32_t sync_ops, uint32_t deadline_ms,
+                         uint32_t fail_closed, int32_t agent_pid);
+
+/* ---- connection to the agent */
+
+enum rs_hook_exchange_result {
+  RS_HOOK_SENT = 0,         /* fire-and-forget message handed to the socket */
+  RS_HOOK_ANSWERED = 1,     /* verdict received */
+  RS_HOOK_UNREACHABLE = -1, /* connection or send failed (agent absent or gone) */
+  RS_HOOK_BUSY = -2,        /* socket full (agent overloaded) */
+  RS_HOOK_TIMEOUT = -3,     /* no verdict before the deadline */
+};
+
+/* Non-blocking, close-on-exec SOCK_SEQPACKET connection; -1 on failure (errno set). */
+int rs_hook_connect(const char* socket_path);
+/* Sends msg; when want_verdict waits up to deadline_ms for the VERDICT with this seq (older
+ * replies are skipped) and stores it in *verdict. */
+int rs_hook_exchange(int fd, const uint8_t* msg, size_t len, int want_verdict, uint32_t seq,
+                     int deadline_ms, int* verdict);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RINGSIDE_HOOK_LOGIC_H */

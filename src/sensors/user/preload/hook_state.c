@@ -1,0 +1,65 @@
+/* The shared state file: mapped read-only by hooked processes, updated in place by the agent
+ * under a sequence lock (layout and rules: sensors/user/hook_protocol.h). */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hook_logic.h"
+
+/* A reader that keeps seeing an odd generation gives up: the writer died mid-update. */
+#define RS_STATE_READ_ATTEMPTS 64
+
+const struct rs_hook_state* rs_hook_state_map(const char* path) {
+  if (path == NULL) return NULL;
+  const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return NULL;
+  struct stat st;
+  void* map = MAP_FAILED;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      st.st_size >= (off_t)sizeof(struct rs_hook_state)) {
+    map = mmap(NULL, sizeof(struct rs_hook_state), PROT_READ, MAP_SHARED, fd, 0);
+  }
+  close(fd);
+  return map == MAP_FAILED ? NULL : (const struct rs_hook_state*)map;
+}
+
+void rs_hook_state_unmap(const struct rs_hook_state* state) {
+  if (state != NULL) munmap((void*)state, sizeof *state);
+}
+
+void rs_hook_state_read(const struct rs_hook_state* state, struct rs_hook_state_view* view) {
+  view->valid = 0;
+  if (state == NULL) return;
+  for (int attempt = 0; attempt < RS_STATE_READ_ATTEMPTS; ++attempt) {
+    const uint32_t before = __atomic_load_n(&state->generation, __ATOMIC_ACQUIRE);
+    if ((before & 1U) != 0) continue;
+    const uint32_t magic = __atomic_load_n(&state->magic, __ATOMIC_RELAXED);
+    const uint16_t version = __atomic_load_n(&state->version, __ATOMIC_RELAXED);
+    view->sync_ops = __atomic_load_n(&state->sync_ops, __ATOMIC_RELAXED);
+    view->deadline_ms = __atomic_load_n(&state->deadline_ms, __ATOMIC_RELAXED);
+    view->fail_closed = __atomic_load_n(&state->fail_closed, __ATOMIC_RELAXED);
+    view->agent_pid = __atomic_load_n(&state->agent_pid, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&state->generation, __ATOMIC_RELAXED) != before) continue;
+    view->generation = before;
+    view->valid = magic == RS_HOOK_STATE_MAGIC && version == RS_HOOK_STATE_VERSION;
+    return;
+  }
+}
+
+void rs_hook_state_write(struct rs_hook_state* state, uint32_t sync_ops, uint32_t deadline_ms,
+                         uint32_t fail_closed, int32_t agent_pid) {
+  const uint32_t start = __atomic_load_n(&state->generation, __ATOMIC_RELAXED) | 1U;
+  __atomic_store_n(&state->generation, start, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  __atomic_store_n(&state->magic, RS_HOOK_STATE_MAGIC, __ATOMIC_RELAXED);
+  __atomic_store_n(&state->version, (uint16_t)RS_HOOK_STATE_VERSION, __ATOMIC_RELAXED);
+  __atomic_store_n(&state->size, (uint16_t)sizeof *state, __ATOMIC_RELAXED);
+  __atomic_store_n(&state->sync_ops, sync_ops, __ATOMIC_RELAXED);
+  __atomic_store_n(&state->deadline_ms, deadline_ms, __ATOMIC_RELAXED);
+  __atomic_store_n(&state->fail_closed, fail_closed, __ATOMIC_RELAXED);
+  __atomic_store_n(&state->agent_pid, agent_pid, __ATOMIC_RELAXED);
+  __atomic_store_n(&state->generation, start + 1U, __ATOMIC_RELEASE);
+}
