@@ -99,8 +99,8 @@ RecordField parse_record_field(const YAML::Node& n) {
   f.name = n["name"].as<std::string>();
   f.type = n["type"].as<std::string>();
   static const std::map<std::string, std::pair<size_t, size_t>> kScalars = {
-      {"u8", {1, 1}},  {"u16", {2, 2}}, {"u32", {4, 4}}, {"u64", {8, 8}},
-      {"i8", {1, 1}},  {"i16", {2, 2}}, {"i32", {4, 4}}, {"i64", {8, 8}},
+      {"u8", {1, 1}}, {"u16", {2, 2}}, {"u32", {4, 4}}, {"u64", {8, 8}},
+      {"i8", {1, 1}}, {"i16", {2, 2}}, {"i32", {4, 4}}, {"i64", {8, 8}},
   };
   if (auto it = kScalars.find(f.type); it != kScalars.end()) {
     f.size = it->second.first;
@@ -131,7 +131,8 @@ void layout(Record& r, const YAML::Node& where) {
   size_t max_align = 1;
   for (size_t i = 0; i < r.fields.size(); ++i) {
     RecordField& f = r.fields[i];
-    if (f.flexible && i + 1 != r.fields.size()) die(where, "record " + r.name + ": u8[] must be last");
+    if (f.flexible && i + 1 != r.fields.size())
+      die(where, "record " + r.name + ": u8[] must be last");
     if (off % f.align != 0) {
       die(where, "record " + r.name + ": field " + f.name + " would leave a hole at offset " +
                      std::to_string(off) + "; add explicit padding");
@@ -345,9 +346,12 @@ int main(int argc, char** argv) {
     << "// Index into kEventTypes, or -1.\n"
     << "int event_type_index(uint16_t id) noexcept;\n\n"
     << "// The nested JSON object tree; node 0 is the root. Leaves carry a dense field index.\n"
-    << "struct JsonNode {\n  std::string_view key;\n  int16_t field;\n  uint16_t first_child;\n"
-       "  uint16_t num_children;\n  // Dense indexes of every field below this node, as a bitmask.\n"
-       "  std::array<uint64_t, " << (fields.size() + 63) / 64 << "> mask;\n};\n\n"
+    << "struct JsonNode {\n  std::string_view key;\n  // The key as it is written: quoted, with "
+       "its colon.\n  std::string_view key_json;\n  int16_t field;\n  uint16_t first_child;\n"
+       "  uint16_t num_children;\n  // Dense indexes of every field below this node, as a "
+       "bitmask.\n"
+       "  std::array<uint64_t, "
+    << (fields.size() + 63) / 64 << "> mask;\n};\n\n"
     << "inline constexpr size_t kFieldMaskWords = " << (fields.size() + 63) / 64 << ";\n"
     << "extern const std::array<JsonNode, " << tree.size() << "> kJsonTree;\n\n"
     << "}  // namespace ringside::schema\n";
@@ -359,11 +363,11 @@ int main(int argc, char** argv) {
        "#include \"ringside/schema_gen.hpp\"\n\nnamespace ringside::schema {\n\n"
     << "const std::array<FieldInfo, kNumFields> kFieldInfo = {{\n";
   for (const auto& f : fields) {
-    std::string t = f.type == "int"         ? "kInt"
-                    : f.type == "string"    ? "kString"
-                    : f.type == "strings"   ? "kStrings"
-                    : f.type == "ip"        ? "kIp"
-                                            : "kTimestamp";
+    std::string t = f.type == "int"       ? "kInt"
+                    : f.type == "string"  ? "kString"
+                    : f.type == "strings" ? "kStrings"
+                    : f.type == "ip"      ? "kIp"
+                                          : "kTimestamp";
     c << "    {Field::" << const_name(f.name) << ", " << cpp_string(f.name) << ", FieldType::" << t
       << ", " << f.slot << ", " << cpp_string(f.doc) << "},\n";
   }
@@ -398,8 +402,8 @@ int main(int argc, char** argv) {
     std::vector<uint64_t> mask(words, 0);
     for (int d : n.descendants) mask[d / 64] |= (uint64_t{1} << (d % 64));
     const int first = n.children.empty() ? 0 : new_index[n.children.front()];
-    c << "    {" << cpp_string(n.key) << ", " << n.field << ", " << first << ", "
-      << n.children.size() << ", {";
+    c << "    {" << cpp_string(n.key) << ", " << cpp_string("\"" + n.key + "\":") << ", " << n.field
+      << ", " << first << ", " << n.children.size() << ", {";
     for (uint64_t w : mask) c << "0x" << std::hex << w << std::dec << "ULL, ";
     c << "}},\n";
   }
@@ -415,13 +419,15 @@ int main(int argc, char** argv) {
        "#define RS_STATIC_ASSERT _Static_assert\n#endif\n\n"
     << "#define RS_SCHEMA_VERSION " << cpp_string(version) << "\n\n"
     << "/* Stable field ids (hook protocol TLVs use them). */\n";
-  for (const auto& f : fields) r << "#define RS_FIELD_" << macro_name(f.name) << " " << f.id << "\n";
+  for (const auto& f : fields)
+    r << "#define RS_FIELD_" << macro_name(f.name) << " " << f.id << "\n";
   r << "\n/* Stable event type ids. */\n";
   for (const auto& e : events) {
     r << "#define RS_EVENT_" << macro_name(e.category + "." + e.action) << " " << e.id << "\n";
   }
   r << "\n/* Ring buffer record types. */\n";
-  for (const auto& rec : records) r << "#define RS_REC_" << macro_name(rec.name) << " " << rec.id << "\n";
+  for (const auto& rec : records)
+    r << "#define RS_REC_" << macro_name(rec.name) << " " << rec.id << "\n";
   r << "\nstruct rs_record_header {\n";
   size_t hdr_size = 0;
   for (const auto& f : header) {
@@ -457,7 +463,8 @@ int main(int argc, char** argv) {
         "<!-- Generated by tools/schemagen from schema/events.yaml; a test keeps this copy "
         "current. Edit the schema, then run `scripts/build` and copy build/gen/events.md here. "
         "-->\n\n"
-     << "Schema version **" << version << "**. Every event is one JSON object per line with "
+     << "Schema version **" << version
+     << "**. Every event is one JSON object per line with "
         "nested objects (never dotted keys). Field names follow the Elastic Common Schema where "
         "ECS has one; `ringside.*` fields are ringside's own.\n\n"
      << "## Fields\n\n| id | field | type | meaning |\n|---:|---|---|---|\n";

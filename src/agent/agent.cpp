@@ -203,13 +203,22 @@ Result<void> Agent::reload_policy() {
     for (const auto& e : errors) msg += e.to_string() + "\n";
     return Error{msg.empty() ? pol.error().message : msg};
   }
+  // Every live sensor reconfigures for the new policy; if one refuses, the ones that already
+  // switched go back to the running policy, so enforcement never mixes two policies.
+  const auto old = policy();
   for (size_t i = 0; i < sensors_.size(); ++i) {
     if (states_[i].state != "live") continue;
     auto r = sensors_[i]->apply_policy(**pol);
-    if (!r) {
-      return Error{"sensor " + std::string(sensors_[i]->name()) +
-                   " rejected the new policy: " + r.error().message};
+    if (r) continue;
+    for (size_t j = 0; j < i; ++j) {
+      if (states_[j].state != "live") continue;
+      if (auto back = sensors_[j]->apply_policy(*old); !back) {
+        log().error("sensor {} could not return to the running policy: {}", sensors_[j]->name(),
+                    back.error().message);
+      }
     }
+    return Error{"sensor " + std::string(sensors_[i]->name()) +
+                 " rejected the new policy: " + r.error().message};
   }
   hashes_.set_max_bytes((*pol)->settings().hash_max_bytes);
   {
@@ -247,19 +256,22 @@ bool Agent::is_agent_file(std::string_view path) const {
   return !opts_.agent_binary.empty() && path == opts_.agent_binary;
 }
 
+std::optional<std::string> Agent::sha256_of(std::string_view path, const FileIdentity& id) {
+  return hashes_.sha256_of_path(path, &id);
+}
+
 void Agent::enrich(Event& ev) {
-  if (auto pid = ev.get_int(Field::kProcessPid)) {
-    if (!ev.has(Field::kProcessExecutable) || !ev.has(Field::kProcessParentPid) ||
-        !ev.has(Field::kUserId)) {
-      if (auto p = processes_.find_or_read(static_cast<int32_t>(*pid))) {
-        if (!ev.has(Field::kProcessExecutable) && !p->executable.empty()) {
-          ev.set(Field::kProcessExecutable, p->executable);
-        }
-        if (!ev.has(Field::kProcessParentPid) && p->ppid > 0) {
-          ev.set(Field::kProcessParentPid, static_cast<int64_t>(p->ppid));
-        }
-        if (!ev.has(Field::kUserId)) ev.set(Field::kUserId, static_cast<int64_t>(p->uid));
+  const auto pid = ev.get_int(Field::kProcessPid);
+  if (pid && (!ev.has(Field::kProcessExecutable) || !ev.has(Field::kProcessParentPid) ||
+              !ev.has(Field::kUserId))) {
+    if (auto p = processes_.brief_or_read(static_cast<int32_t>(*pid))) {
+      if (!ev.has(Field::kProcessExecutable) && !p->executable.empty()) {
+        ev.set(Field::kProcessExecutable, p->executable);
       }
+      if (!ev.has(Field::kProcessParentPid) && p->ppid > 0) {
+        ev.set(Field::kProcessParentPid, static_cast<int64_t>(p->ppid));
+      }
+      if (!ev.has(Field::kUserId)) ev.set(Field::kUserId, static_cast<int64_t>(p->uid));
     }
   }
   if (!ev.has(Field::kProcessName)) {
@@ -268,36 +280,34 @@ void Agent::enrich(Event& ev) {
     }
   }
   const bool is_exec = ev.type() == EventType::kProcessExec;
-  if (auto ppid = ev.get_int(Field::kProcessParentPid)) {
-    if (is_exec || ev.type() == EventType::kProcessFork) {
-      if (!ev.has(Field::kProcessParentExecutable)) {
-        if (auto parent = processes_.find_or_read(static_cast<int32_t>(*ppid));
-            parent && !parent->executable.empty()) {
-          ev.set(Field::kProcessParentExecutable, parent->executable);
-          if (is_exec) ev.set(Field::kProcessParentName, base_name(parent->executable));
-        }
-      } else if (is_exec && !ev.has(Field::kProcessParentName)) {
-        ev.set(Field::kProcessParentName, base_name(*ev.get_str(Field::kProcessParentExecutable)));
-      }
+  if (!is_exec && ev.type() != EventType::kProcessFork) return;
+  const auto ppid = ev.get_int(Field::kProcessParentPid);
+  if (ppid && !ev.has(Field::kProcessParentExecutable)) {
+    if (auto parent = processes_.brief_or_read(static_cast<int32_t>(*ppid));
+        parent && !parent->executable.empty()) {
+      ev.set(Field::kProcessParentExecutable, parent->executable);
     }
   }
-  if (is_exec) {
-    if (!ev.has(Field::kRingsideAncestors)) {
-      if (auto pid = ev.get_int(Field::kProcessPid)) {
-        ev.set(Field::kRingsideAncestors,
-               processes_.ancestry(static_cast<int32_t>(*pid), kAncestryDepth));
-      } else if (auto ppid = ev.get_int(Field::kProcessParentPid)) {
-        auto chain = processes_.ancestry(static_cast<int32_t>(*ppid), kAncestryDepth - 1);
-        if (auto parent = processes_.find(static_cast<int32_t>(*ppid))) {
-          chain.insert(chain.begin(), parent->executable);
-        }
-        ev.set(Field::kRingsideAncestors, chain);
-      }
+  if (!is_exec) return;
+  if (!ev.has(Field::kProcessParentName)) {
+    if (auto pexe = ev.get_str(Field::kProcessParentExecutable)) {
+      ev.set(Field::kProcessParentName, base_name(*pexe));
     }
-    if (!ev.has(Field::kProcessHashSha256)) {
-      if (auto exe = ev.get_str(Field::kProcessExecutable); exe && !exe->empty()) {
-        if (auto h = hashes_.sha256_of_path(*exe)) ev.set(Field::kProcessHashSha256, *h);
-      }
+  }
+  if (!ev.has(Field::kRingsideAncestors) && (pid || ppid)) {
+    ev.set(Field::kRingsideAncestors, {});
+    auto add = [&ev](std::string_view exe) { ev.append(Field::kRingsideAncestors, exe); };
+    if (pid) {
+      processes_.for_each_ancestor(static_cast<int32_t>(*pid), kAncestryDepth, add);
+    } else {
+      // A spawn reported before the child exists: its ancestry starts at the caller.
+      if (auto pexe = ev.get_str(Field::kProcessParentExecutable)) add(std::string(*pexe));
+      processes_.for_each_ancestor(static_cast<int32_t>(*ppid), kAncestryDepth - 1, add);
+    }
+  }
+  if (!ev.has(Field::kProcessHashSha256)) {
+    if (auto exe = ev.get_str(Field::kProcessExecutable); exe && !exe->empty()) {
+      if (auto h = hashes_.sha256_of_path(*exe)) ev.set(Field::kProcessHashSha256, *h);
     }
   }
 }

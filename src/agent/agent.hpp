@@ -65,6 +65,7 @@ class Agent final : public SensorContext {
   ProcessTable& processes() override { return processes_; }
   std::shared_ptr<const policy::Policy> policy() const override;
   bool is_agent_file(std::string_view path) const override;
+  std::optional<std::string> sha256_of(std::string_view path, const FileIdentity& id) override;
 
   // Fills fields a sensor did not have from the process table and the hash cache.
   void enrich(Event& ev);

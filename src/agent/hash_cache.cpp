@@ -56,7 +56,20 @@ std::string sha256_hex(std::string_view data) {
   return to_hex(md, len);
 }
 
-std::optional<std::string> HashCache::sha256_of_path(std::string_view path) {
+std::optional<std::string> HashCache::lookup(const FileIdentity& id) {
+  std::lock_guard lock(mu_);
+  auto it = index_.find(id);
+  if (it == index_.end()) return std::nullopt;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  hits_.fetch_add(1, std::memory_order_relaxed);
+  return it->second->second;
+}
+
+std::optional<std::string> HashCache::sha256_of_path(std::string_view path,
+                                                     const FileIdentity* known) {
+  if (known != nullptr) {
+    if (auto h = lookup(*known)) return h;
+  }
   const std::string p(path);
   const int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
@@ -74,17 +87,8 @@ std::optional<std::string> HashCache::sha256_of_fd(int fd) {
     errors_.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }
-  const Key key{st.st_dev, st.st_ino, st.st_size,
-                static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-  {
-    std::lock_guard lock(mu_);
-    auto it = index_.find(key);
-    if (it != index_.end()) {
-      lru_.splice(lru_.begin(), lru_, it->second);
-      hits_.fetch_add(1, std::memory_order_relaxed);
-      return it->second->second;
-    }
-  }
+  const Key key = FileIdentity::of(st);
+  if (auto h = lookup(key)) return h;
   misses_.fetch_add(1, std::memory_order_relaxed);
   if (st.st_size > max_bytes_.load()) {
     too_large_.fetch_add(1, std::memory_order_relaxed);

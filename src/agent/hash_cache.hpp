@@ -1,5 +1,5 @@
-// SHA-256 of files, cached by (device, inode, size, mtime) so that a binary run a thousand
-// times is hashed once and a modified one is hashed again. Bounded (least recently used out);
+// SHA-256 of files, cached by (device, inode, mtime) so that a binary run a thousand times is
+// hashed once and a modified one is hashed again. Bounded (least recently used out);
 // files above a size limit are not hashed (counted).
 #pragma once
 
@@ -14,15 +14,21 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/file_identity.hpp"
+
 namespace ringside {
 
 class HashCache {
  public:
   HashCache(size_t capacity, int64_t max_bytes) : capacity_(capacity), max_bytes_(max_bytes) {}
 
-  // Hash of the file at `path` (opened without following a final symlink's replacement race:
-  // the identity is taken from the opened descriptor).
-  std::optional<std::string> sha256_of_path(std::string_view path);
+  // Hash of the file at `path`; the identity is taken from the opened descriptor. When the
+  // caller already knows the identity (a BPF record carries it), a cache hit costs no system
+  // call at all.
+  std::optional<std::string> sha256_of_path(std::string_view path,
+                                            const FileIdentity* known = nullptr);
+  // Cache lookup only.
+  std::optional<std::string> lookup(const FileIdentity& id);
   // Hash of an open file; `fd` is read with pread and left open.
   std::optional<std::string> sha256_of_fd(int fd);
 
@@ -34,15 +40,7 @@ class HashCache {
   Stats stats() const;
 
  private:
-  struct Key {
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    int64_t mtime_ns;
-    bool operator==(const Key& o) const {
-      return dev == o.dev && ino == o.ino && size == o.size && mtime_ns == o.mtime_ns;
-    }
-  };
+  using Key = FileIdentity;
   struct KeyHash {
     size_t operator()(const Key& k) const {
       return std::hash<uint64_t>()(k.ino * 1000003ULL ^ k.dev ^ static_cast<uint64_t>(k.mtime_ns));

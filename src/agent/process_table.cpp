@@ -97,6 +97,8 @@ size_t ProcessTable::load_from_proc() {
 }
 
 void ProcessTable::insert_locked(ProcessInfo info) {
+  info.args.clear();
+  info.args.shrink_to_fit();
   const Key key{info.pid, info.start_ticks};
   auto it = newest_.find(info.pid);
   if (it == newest_.end() || it->second <= info.start_ticks) newest_[info.pid] = info.start_ticks;
@@ -161,15 +163,32 @@ std::optional<ProcessInfo> ProcessTable::find_or_read(int32_t pid) {
   return fresh;
 }
 
-std::vector<std::string> ProcessTable::ancestry(int32_t pid, size_t max) const {
-  std::vector<std::string> out;
+std::optional<ProcessBrief> ProcessTable::brief(int32_t pid) const {
   std::shared_lock lock(mu_);
   const ProcessInfo* p = find_locked(pid);
-  while (p != nullptr && out.size() < max && p->ppid > 0 && p->ppid != p->pid) {
-    p = find_locked(p->ppid);
-    if (p == nullptr) break;
-    out.push_back(p->executable);
-  }
+  if (p == nullptr) return std::nullopt;
+  return ProcessBrief{p->ppid, p->uid, p->exit_ns, p->executable};
+}
+
+std::optional<ProcessBrief> ProcessTable::brief_or_read(int32_t pid) {
+  if (auto b = brief(pid); b && b->exit_ns == 0) return b;
+  auto fresh = read_proc_process(pid, proc_root_);
+  if (!fresh) return brief(pid);
+  ProcessBrief b{fresh->ppid, fresh->uid, 0, fresh->executable};
+  std::unique_lock lock(mu_);
+  insert_locked(std::move(*fresh));
+  return b;
+}
+
+bool ProcessTable::exited(int32_t pid, int64_t start_ticks) const {
+  std::shared_lock lock(mu_);
+  auto it = procs_.find(Key{pid, start_ticks});
+  return it != procs_.end() && it->second.exit_ns != 0;
+}
+
+std::vector<std::string> ProcessTable::ancestry(int32_t pid, size_t max) const {
+  std::vector<std::string> out;
+  for_each_ancestor(pid, max, [&](std::string_view exe) { out.emplace_back(exe); });
   return out;
 }
 

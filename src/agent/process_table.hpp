@@ -21,10 +21,20 @@ struct ProcessInfo {
   int32_t ppid = 0;
   int64_t start_ticks = 0;  // /proc/PID/stat field 22; same unit from BPF (see core/clock.hpp)
   std::string executable;
+  // Filled by read_proc_process; the table itself does not keep arguments (events carry them,
+  // and copying them on every fork would cost more than they are worth here).
   std::vector<std::string> args;
   std::string cwd;
   uint32_t uid = 0, euid = 0, gid = 0;
   int64_t exit_ns = 0;  // realtime of exit; 0 while alive
+};
+
+// What enrichment needs of a process, without copying its arguments.
+struct ProcessBrief {
+  int32_t ppid = 0;
+  uint32_t uid = 0;
+  int64_t exit_ns = 0;
+  std::string executable;
 };
 
 // Reads /proc/PID for a live process; empty when it is gone or unreadable.
@@ -46,9 +56,25 @@ class ProcessTable {
   std::optional<ProcessInfo> find(int32_t pid, int64_t start_ticks) const;
   // Like find(pid), but reads /proc (and remembers the result) when the pid is unknown.
   std::optional<ProcessInfo> find_or_read(int32_t pid);
+  // The cheap forms enrichment uses on every event.
+  std::optional<ProcessBrief> brief(int32_t pid) const;
+  std::optional<ProcessBrief> brief_or_read(int32_t pid);
+  // True when (pid, start) is known and has already exited.
+  bool exited(int32_t pid, int64_t start_ticks) const;
 
   // Executables of the parent chain of `pid`, nearest first, at most `max`.
   std::vector<std::string> ancestry(int32_t pid, size_t max) const;
+  // The same without copies: calls `visit(std::string_view executable)` for each ancestor.
+  template <class Visit>
+  void for_each_ancestor(int32_t pid, size_t max, Visit&& visit) const {
+    std::shared_lock lock(mu_);
+    const ProcessInfo* p = find_locked(pid);
+    for (size_t n = 0; p != nullptr && n < max && p->ppid > 0 && p->ppid != p->pid; ++n) {
+      p = find_locked(p->ppid);
+      if (p == nullptr || p->executable.empty()) break;
+      visit(std::string_view(p->executable));
+    }
+  }
 
   // Drops exited processes older than `grace_ns` before `now_ns`; returns how many.
   size_t expire(int64_t now_ns, int64_t grace_ns);

@@ -34,8 +34,8 @@ int check(const std::string& path) {
             << (p.settings().fail_mode == policy::FailMode::kOpen ? "open" : "closed")
             << ", decision deadline " << p.settings().decision_deadline_ms << " ms\n";
   for (const auto& r : p.rules()) {
-    std::cout << "\n" << r.name << "  (" << policy::to_string(r.action) << " on " << on_list(r)
-              << ")\n";
+    std::cout << "\n"
+              << r.name << "  (" << policy::to_string(r.action) << " on " << on_list(r) << ")\n";
     if (r.action == policy::Action::kAlert || r.action == policy::Action::kAllow) {
       std::cout << "  reported at every level it applies to; nothing to enforce\n";
       continue;

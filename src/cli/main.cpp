@@ -23,8 +23,9 @@ std::string self_dir() {
 }  // namespace ringside::cli
 
 int main(int argc, char** argv) {
-  CLI::App app{"ringside: see and stop what processes, files, network connections and keystrokes "
-               "do, at the kernel level and the user level, under one policy"};
+  CLI::App app{
+      "ringside: see and stop what processes, files, network connections and keystrokes "
+      "do, at the kernel level and the user level, under one policy"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
   int status = 0;

@@ -25,9 +25,12 @@ std::string_view to_string(Level level) { return level == Level::kKernel ? "kern
 
 std::string_view to_string(Verdict verdict) {
   switch (verdict) {
-    case Verdict::kAllow: return "allow";
-    case Verdict::kDeny: return "deny";
-    case Verdict::kAlert: return "alert";
+    case Verdict::kAllow:
+      return "allow";
+    case Verdict::kDeny:
+      return "deny";
+    case Verdict::kAlert:
+      return "alert";
   }
   return "allow";
 }
@@ -54,6 +57,7 @@ std::vector<std::string> StringList::to_vector() const {
 }
 
 Event::Event(EventType type, int64_t timestamp_ns) : type_(type) {
+  arena_.reserve(kArenaReserve);
   static_assert(field_index(Field::kTimestamp) >= 0);
   assert(kFieldInfo[field_index(Field::kTimestamp)].slot == kTimestampSlot);
   set(Field::kTimestamp, timestamp_ns);
@@ -127,8 +131,8 @@ void Event::append(Field f, std::string_view value) {
     // Elements must stay contiguous: when something was stored after this list, move it to
     // the end of the arena first.
     uint32_t end = list.offset;
-    for (StringList::Iterator it(arena_.data() + list.offset, list.length), e(nullptr, 0);
-         it != e; ++it) {
+    for (StringList::Iterator it(arena_.data() + list.offset, list.length), e(nullptr, 0); it != e;
+         ++it) {
       end += static_cast<uint32_t>(sizeof(uint32_t) + (*it).size());
     }
     if (end != arena_.size()) {

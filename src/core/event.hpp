@@ -98,6 +98,8 @@ class Event {
     uint32_t length = 0;  // bytes (strings) or element count (lists)
   };
   static constexpr int kTimestampSlot = 0;  // asserted in event.cpp
+  // One allocation holds a typical event's strings (an exec with its arguments).
+  static constexpr size_t kArenaReserve = 512;
 
   void mark(int index) { present_[index / 64] |= uint64_t{1} << (index % 64); }
   Span store(std::string_view s);

@@ -1,6 +1,10 @@
 #include "core/json.hpp"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
+#include <climits>
+#include <cstring>
 #include <ctime>
 
 namespace ringside {
@@ -8,6 +12,13 @@ namespace ringside {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
+
+// Characters copied as they are: printable ASCII except the quote and the backslash.
+constexpr auto kPlain = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x7F; ++c) t[static_cast<size_t>(c)] = c != '"' && c != '\\';
+  return t;
+}();
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not valid.
 size_t utf8_sequence_length(std::string_view s, size_t i) {
@@ -34,41 +45,183 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
   return 0;
 }
 
-void append_int(std::string& out, int64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
+// Writes into a std::string through a raw cursor: room is made in large steps, so the
+// per-character cost is a store, not a capacity check and a terminator.
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out), used_(out.size()) { grow(kChunk); }
+  ~Writer() { out_.resize(used()); }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void need(size_t n) {
+    if (static_cast<size_t>(end_ - cur_) < n) grow(n);
+  }
+  void put(char c) {
+    need(1);
+    *cur_++ = c;
+  }
+  void put(std::string_view s) {
+    need(s.size());
+    std::memcpy(cur_, s.data(), s.size());
+    cur_ += s.size();
+  }
+  void put_int(int64_t v) {
+    need(24);
+    cur_ = std::to_chars(cur_, cur_ + 24, v).ptr;
+  }
+  void put_string(std::string_view s);
+  void put_timestamp(int64_t ns);
+
+ private:
+  size_t used() const { return static_cast<size_t>(cur_ - out_.data()); }
+  // resize() zero-fills what it adds, so room is added in modest steps (the string's own
+  // capacity still grows geometrically underneath).
+  static constexpr size_t kChunk = 2048;
+  void grow(size_t n) {
+    const size_t u = cur_ == nullptr ? used_ : used();
+    out_.resize(u + std::max(n, kChunk));
+    cur_ = out_.data() + u;
+    end_ = out_.data() + out_.size();
+  }
+
+  std::string& out_;
+  size_t used_;
+  char* cur_ = nullptr;
+  char* end_ = nullptr;
+};
+
+void Writer::put_string(std::string_view s) {
+  need(s.size() * 6 + 2);  // worst case: every byte becomes \u00XX
+  char* p = cur_;
+  *p++ = '"';
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (kPlain[c]) {
+      *p++ = static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    const char* esc = nullptr;
+    switch (c) {
+      case '"':
+        esc = "\\\"";
+        break;
+      case '\\':
+        esc = "\\\\";
+        break;
+      case '\n':
+        esc = "\\n";
+        break;
+      case '\r':
+        esc = "\\r";
+        break;
+      case '\t':
+        esc = "\\t";
+        break;
+      default:
+        break;
+    }
+    if (esc != nullptr) {
+      *p++ = esc[0];
+      *p++ = esc[1];
+      ++i;
+      continue;
+    }
+    if (c < 0x20 || c == 0x7F) {
+      std::memcpy(p, "\\u00", 4);
+      p[4] = kHex[c >> 4];
+      p[5] = kHex[c & 0xF];
+      p += 6;
+      ++i;
+      continue;
+    }
+    const size_t n = utf8_sequence_length(s, i);
+    if (n == 0) {
+      std::memcpy(p, "\xEF\xBF\xBD", 3);  // U+FFFD REPLACEMENT CHARACTER
+      p += 3;
+      ++i;
+    } else {
+      std::memcpy(p, s.data() + i, n);
+      p += n;
+      i += n;
+    }
+  }
+  *p++ = '"';
+  cur_ = p;
 }
 
-void append_2(std::string& out, unsigned v) {
-  out += static_cast<char>('0' + v / 10);
-  out += static_cast<char>('0' + v % 10);
+void put_2(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
 }
 
-void append_leaf(std::string& out, const Event& ev, int index) {
+void Writer::put_timestamp(int64_t ns) {
+  int64_t secs = ns / 1000000000;
+  int64_t frac = ns % 1000000000;
+  if (frac < 0) {
+    frac += 1000000000;
+    --secs;
+  }
+  // "YYYY-MM-DDTHH:MM:SS." changes once a second: format it once per second and thread.
+  thread_local int64_t cached_secs = INT64_MIN;
+  thread_local char prefix[32];
+  thread_local size_t prefix_len = 0;
+  if (secs != cached_secs) {
+    const auto t = static_cast<time_t>(secs);
+    struct tm tm {};
+    gmtime_r(&t, &tm);
+    char* q = std::to_chars(prefix, prefix + 12, tm.tm_year + 1900).ptr;
+    *q++ = '-';
+    put_2(q, static_cast<unsigned>(tm.tm_mon + 1));
+    q[2] = '-';
+    put_2(q + 3, static_cast<unsigned>(tm.tm_mday));
+    q[5] = 'T';
+    put_2(q + 6, static_cast<unsigned>(tm.tm_hour));
+    q[8] = ':';
+    put_2(q + 9, static_cast<unsigned>(tm.tm_min));
+    q[11] = ':';
+    put_2(q + 12, static_cast<unsigned>(tm.tm_sec));
+    q[14] = '.';
+    prefix_len = static_cast<size_t>(q + 15 - prefix);
+    cached_secs = secs;
+  }
+  need(prefix_len + 10);
+  std::memcpy(cur_, prefix, prefix_len);
+  cur_ += prefix_len;
+  for (int i = 8; i >= 0; --i) {
+    cur_[i] = static_cast<char>('0' + frac % 10);
+    frac /= 10;
+  }
+  cur_[9] = 'Z';
+  cur_ += 10;
+}
+
+void put_leaf(Writer& w, const Event& ev, int index) {
   const auto& fi = schema::kFieldInfo[index];
   switch (fi.type) {
     case FieldType::kInt:
-      append_int(out, *ev.get_int(fi.id));
+      w.put_int(*ev.get_int(fi.id));
       break;
     case FieldType::kTimestamp:
-      out += '"';
-      append_rfc3339(out, *ev.get_int(fi.id));
-      out += '"';
+      w.put('"');
+      w.put_timestamp(*ev.get_int(fi.id));
+      w.put('"');
       break;
     case FieldType::kString:
     case FieldType::kIp:
-      append_json_string(out, *ev.get_str(fi.id));
+      w.put_string(*ev.get_str(fi.id));
       break;
     case FieldType::kStrings: {
-      out += '[';
+      w.put('[');
       bool first = true;
       for (std::string_view s : ev.get_list(fi.id)) {
-        if (!first) out += ',';
+        if (!first) w.put(',');
         first = false;
-        append_json_string(out, s);
+        w.put_string(s);
       }
-      out += ']';
+      w.put(']');
       break;
     }
   }
@@ -76,162 +229,75 @@ void append_leaf(std::string& out, const Event& ev, int index) {
 
 bool any_present(const Event& ev, const schema::JsonNode& node) {
   const auto& present = ev.present();
-  for (size_t w = 0; w < schema::kFieldMaskWords; ++w) {
-    if (present[w] & node.mask[w]) return true;
+  for (size_t word = 0; word < schema::kFieldMaskWords; ++word) {
+    if (present[word] & node.mask[word]) return true;
   }
   return false;
 }
 
-void append_object(std::string& out, const Event& ev, const schema::JsonNode& node) {
-  out += '{';
+void put_object(Writer& w, const Event& ev, const schema::JsonNode& node) {
+  w.put('{');
   bool first = true;
   for (uint16_t c = 0; c < node.num_children; ++c) {
     const schema::JsonNode& child = schema::kJsonTree[node.first_child + c];
     if (!any_present(ev, child)) continue;
-    if (!first) out += ',';
+    if (!first) w.put(',');
     first = false;
-    out += '"';
-    out += child.key;  // schema keys need no escaping
-    out += "\":";
+    w.put(child.key_json);  // schema keys need no escaping
     if (child.field >= 0) {
-      append_leaf(out, ev, child.field);
+      put_leaf(w, ev, child.field);
     } else {
-      append_object(out, ev, child);
+      put_object(w, ev, child);
     }
   }
-  out += '}';
+  w.put('}');
 }
 
-}  // namespace
-
-namespace {
-bool plain_ascii(unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; }
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  size_t i = 0;
-  while (i < s.size()) {
-    // Copy runs of characters that need no escaping in one go.
-    size_t run = i;
-    while (run < s.size() && plain_ascii(static_cast<unsigned char>(s[run]))) ++run;
-    if (run > i) {
-      out.append(s.data() + i, run - i);
-      i = run;
-      if (i == s.size()) break;
-    }
-    const auto c = static_cast<unsigned char>(s[i]);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        ++i;
-        continue;
-      case '\\':
-        out += "\\\\";
-        ++i;
-        continue;
-      case '\n':
-        out += "\\n";
-        ++i;
-        continue;
-      case '\r':
-        out += "\\r";
-        ++i;
-        continue;
-      case '\t':
-        out += "\\t";
-        ++i;
-        continue;
-      default:
-        break;
-    }
-    if (c < 0x20 || c == 0x7F) {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-      ++i;
-      continue;
-    }
-    const size_t n = utf8_sequence_length(s, i);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
-      ++i;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
-  }
-  out += '"';
+  Writer w(out);
+  w.put_string(s);
 }
 
 void append_rfc3339(std::string& out, int64_t ns) {
-  int64_t secs = ns / 1000000000;
-  int64_t frac = ns % 1000000000;
-  if (frac < 0) {
-    frac += 1000000000;
-    --secs;
-  }
-  const auto t = static_cast<time_t>(secs);
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  append_int(out, tm.tm_year + 1900);
-  out += '-';
-  append_2(out, static_cast<unsigned>(tm.tm_mon + 1));
-  out += '-';
-  append_2(out, static_cast<unsigned>(tm.tm_mday));
-  out += 'T';
-  append_2(out, static_cast<unsigned>(tm.tm_hour));
-  out += ':';
-  append_2(out, static_cast<unsigned>(tm.tm_min));
-  out += ':';
-  append_2(out, static_cast<unsigned>(tm.tm_sec));
-  out += '.';
-  char digits[9];
-  for (int i = 8; i >= 0; --i) {
-    digits[i] = static_cast<char>('0' + frac % 10);
-    frac /= 10;
-  }
-  out.append(digits, sizeof digits);
-  out += 'Z';
+  Writer w(out);
+  w.put_timestamp(ns);
 }
 
 void append_event_json(std::string& out, const Event& ev) {
+  Writer w(out);
   // event.category / event.action come from the type, not from storage.
   const schema::JsonNode& root = schema::kJsonTree[0];
-  out += '{';
+  w.put('{');
   bool first = true;
   for (uint16_t c = 0; c < root.num_children; ++c) {
     const schema::JsonNode& child = schema::kJsonTree[root.first_child + c];
     if (!any_present(ev, child)) continue;
-    if (!first) out += ',';
+    if (!first) w.put(',');
     first = false;
-    out += '"';
-    out += child.key;
-    out += "\":";
+    w.put(child.key_json);
     if (child.key == "event") {
-      // Write category and action from the type table, the rest from storage.
-      out += "{\"category\":";
-      append_json_string(out, ev.category());
-      out += ",\"action\":";
-      append_json_string(out, ev.action());
+      w.put("{\"category\":");
+      w.put_string(ev.category());
+      w.put(",\"action\":");
+      w.put_string(ev.action());
       for (uint16_t g = 0; g < child.num_children; ++g) {
         const schema::JsonNode& leaf = schema::kJsonTree[child.first_child + g];
         const auto id = schema::kFieldInfo[leaf.field].id;
-        if (id == Field::kEventCategory || id == Field::kEventAction) continue;
-        if (!ev.has(id)) continue;
-        out += ",\"";
-        out += leaf.key;
-        out += "\":";
-        append_leaf(out, ev, leaf.field);
+        if (id == Field::kEventCategory || id == Field::kEventAction || !ev.has(id)) continue;
+        w.put(',');
+        w.put(leaf.key_json);
+        put_leaf(w, ev, leaf.field);
       }
-      out += '}';
+      w.put('}');
     } else if (child.field >= 0) {
-      append_leaf(out, ev, child.field);
+      put_leaf(w, ev, child.field);
     } else {
-      append_object(out, ev, child);
+      put_object(w, ev, child);
     }
   }
-  out += "}\n";
+  w.put("}\n");
 }
 
 }  // namespace ringside

@@ -12,8 +12,8 @@ namespace {
 using nlohmann::json;
 
 Result<void> read_object(const json& obj, const std::string& prefix, Event& ev,
-                         std::string_view& category, std::string_view& action,
-                         std::string& cat_buf, std::string& act_buf) {
+                         std::string_view& category, std::string_view& action, std::string& cat_buf,
+                         std::string& act_buf) {
   for (const auto& [key, value] : obj.items()) {
     const std::string name = prefix.empty() ? key : prefix + "." + key;
     if (value.is_object()) {
@@ -130,10 +130,16 @@ Result<Event> parse_event_json(std::string_view line) {
         }
         switch (fi.type) {
           case FieldType::kInt:
-          case FieldType::kTimestamp: typed.set(fi.id, *ev.get_int(fi.id)); break;
+          case FieldType::kTimestamp:
+            typed.set(fi.id, *ev.get_int(fi.id));
+            break;
           case FieldType::kString:
-          case FieldType::kIp: typed.set(fi.id, *ev.get_str(fi.id)); break;
-          case FieldType::kStrings: typed.set(fi.id, ev.get_list(fi.id).to_vector()); break;
+          case FieldType::kIp:
+            typed.set(fi.id, *ev.get_str(fi.id));
+            break;
+          case FieldType::kStrings:
+            typed.set(fi.id, ev.get_list(fi.id).to_vector());
+            break;
         }
       }
       if (auto lvl = ev.get_str(Field::kRingsideLevel)) {

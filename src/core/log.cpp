@@ -16,8 +16,8 @@ std::shared_ptr<spdlog::logger> g_logger;
 spdlog::logger& log() {
   std::lock_guard lock(g_mu);
   if (!g_logger) {
-    g_logger = std::make_shared<spdlog::logger>(
-        "ringside", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    g_logger = std::make_shared<spdlog::logger>("ringside",
+                                                std::make_shared<spdlog::sinks::stderr_sink_mt>());
     g_logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   }
   return *g_logger;

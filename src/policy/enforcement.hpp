@@ -14,7 +14,7 @@ struct EnforcementPoint {
   Level level = Level::kKernel;
   std::string mechanism;  // e.g. "fanotify exec permission"
   bool guaranteed = false;
-  std::string effect;     // what happens, e.g. "execve fails with EPERM before the image runs"
+  std::string effect;  // what happens, e.g. "execve fails with EPERM before the image runs"
 };
 
 // Fields the kernel knows when an exec permission event arrives, before the new image runs

@@ -18,9 +18,12 @@ bool ends_with(std::string_view s, std::string_view p) {
 // Which hash field stands for the file a path field names.
 std::optional<Field> hash_field_for(Field f) {
   switch (f) {
-    case Field::kProcessExecutable: return Field::kProcessHashSha256;
-    case Field::kFilePath: return Field::kFileHashSha256;
-    default: return std::nullopt;
+    case Field::kProcessExecutable:
+      return Field::kProcessHashSha256;
+    case Field::kFilePath:
+      return Field::kFileHashSha256;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -28,7 +31,8 @@ bool match_string(const Condition& c, std::string_view v) {
   switch (c.op) {
     case Op::kEquals:
     case Op::kIn:
-      return std::any_of(c.strings.begin(), c.strings.end(), [&](const std::string& s) { return s == v; });
+      return std::any_of(c.strings.begin(), c.strings.end(),
+                         [&](const std::string& s) { return s == v; });
     case Op::kPrefix:
       return std::any_of(c.strings.begin(), c.strings.end(),
                          [&](const std::string& s) { return starts_with(v, s); });
@@ -36,9 +40,11 @@ bool match_string(const Condition& c, std::string_view v) {
       return std::any_of(c.strings.begin(), c.strings.end(),
                          [&](const std::string& s) { return ends_with(v, s); });
     case Op::kGlob:
-      return std::any_of(c.globs.begin(), c.globs.end(), [&](const Glob& g) { return g.matches(v); });
+      return std::any_of(c.globs.begin(), c.globs.end(),
+                         [&](const Glob& g) { return g.matches(v); });
     case Op::kCidr:
-      return std::any_of(c.cidrs.begin(), c.cidrs.end(), [&](const Cidr& b) { return b.contains(v); });
+      return std::any_of(c.cidrs.begin(), c.cidrs.end(),
+                         [&](const Cidr& b) { return b.contains(v); });
     default:
       return false;
   }
@@ -121,9 +127,23 @@ std::vector<Field> Rule::fields() const {
   return out;
 }
 
+void Policy::index_rules() {
+  by_type_.clear();
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    for (EventType t : rules_[i].on) {
+      const auto id = static_cast<size_t>(t);
+      if (by_type_.size() <= id) by_type_.resize(id + 1);
+      by_type_[id].push_back(static_cast<uint16_t>(i));
+    }
+  }
+}
+
 Decision Policy::evaluate(const Event& ev, Level level, const EvalEnv& env) const {
-  for (const Rule& rule : rules_) {
-    if (!rule.applies_to(ev.type()) || !rule.applies_at(level)) continue;
+  const auto type = static_cast<size_t>(ev.type());
+  if (type >= by_type_.size()) return Decision{};
+  for (uint16_t index : by_type_[type]) {
+    const Rule& rule = rules_[index];
+    if (!rule.applies_at(level)) continue;
     Tri result = Tri::kTrue;
     for (const FieldMatch& m : rule.match) {
       const Tri t = evaluate_condition(m.condition, ev, m.field, env);
@@ -141,12 +161,15 @@ Decision Policy::evaluate(const Event& ev, Level level, const EvalEnv& env) cons
       continue;
     }
     switch (rule.action) {
-      case Action::kAllow: return Decision{Verdict::kAllow, &rule, false};
-      case Action::kDeny: return Decision{Verdict::kDeny, &rule, false};
+      case Action::kAllow:
+        return Decision{Verdict::kAllow, &rule, false};
+      case Action::kDeny:
+        return Decision{Verdict::kDeny, &rule, false};
       // A redirected connection goes ahead (elsewhere); it is reported like an alert and the
       // enforcement point reads the rule's endpoint.
       case Action::kRedirect:
-      case Action::kAlert: return Decision{Verdict::kAlert, &rule, false};
+      case Action::kAlert:
+        return Decision{Verdict::kAlert, &rule, false};
     }
   }
   return Decision{};

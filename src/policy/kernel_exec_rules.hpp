@@ -42,8 +42,8 @@ struct KernelCondition {
 };
 
 struct KernelExecRule {
-  uint32_t rule_index = 0;  // index into Policy::rules(), names the rule in events
-  bool kill = false;        // deny -> kill; allow/alert -> stop without killing
+  uint32_t rule_index = 0;                  // index into Policy::rules(), names the rule in events
+  bool kill = false;                        // deny -> kill; allow/alert -> stop without killing
   std::vector<KernelCondition> conditions;  // all must hold
 };
 

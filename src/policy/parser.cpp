@@ -157,7 +157,9 @@ class PolicyParser {
     }
     if (!have_rules) error(pos_of(root), "the policy has no 'rules' list");
     check_duplicate_keys(root);
-    return ok_ ? policy : nullptr;
+    if (!ok_) return nullptr;
+    policy->index_rules();
+    return policy;
   }
 
  private:

@@ -133,7 +133,13 @@ class Policy {
 
  private:
   friend class PolicyParser;
+  // Fills by_type_ once the rules are final.
+  void index_rules();
+
   std::vector<Rule> rules_;
+  // Indexes of the rules that apply to each event type id, in order, so that an event only
+  // looks at rules that can match it.
+  std::vector<std::vector<uint16_t>> by_type_;
   Settings settings_;
   std::string source_;
 };

@@ -4,10 +4,14 @@ namespace ringside {
 
 std::string_view to_string(Domain d) {
   switch (d) {
-    case Domain::kProcess: return "process";
-    case Domain::kFile: return "file";
-    case Domain::kNetwork: return "network";
-    case Domain::kKeyboard: return "keyboard";
+    case Domain::kProcess:
+      return "process";
+    case Domain::kFile:
+      return "file";
+    case Domain::kNetwork:
+      return "network";
+    case Domain::kKeyboard:
+      return "keyboard";
   }
   return "?";
 }

@@ -10,10 +10,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/event.hpp"
+#include "core/file_identity.hpp"
 #include "core/result.hpp"
 #include "policy/policy.hpp"
 
@@ -24,10 +26,10 @@ std::string_view to_string(Domain d);
 
 // Counters every sensor keeps; read at any time from any thread.
 struct SensorCounters {
-  std::atomic<uint64_t> seen{0};     // records received from the mechanism
-  std::atomic<uint64_t> dropped{0};  // records lost (ring full, queue overflow, ...), counted
-  std::atomic<uint64_t> errors{0};   // malformed records, failed reads, failed answers
-  std::atomic<uint64_t> denied{0};   // operations this sensor blocked
+  std::atomic<uint64_t> seen{0};       // records received from the mechanism
+  std::atomic<uint64_t> dropped{0};    // records lost (ring full, queue overflow, ...), counted
+  std::atomic<uint64_t> errors{0};     // malformed records, failed reads, failed answers
+  std::atomic<uint64_t> denied{0};     // operations this sensor blocked
   std::atomic<uint64_t> defaulted{0};  // decisions answered by the fail-mode default
 };
 
@@ -51,6 +53,12 @@ class SensorContext {
   virtual std::shared_ptr<const policy::Policy> policy() const = 0;
   // Files of the agent itself (binary, policy, store) that must never wait on a decision.
   virtual bool is_agent_file(std::string_view path) const = 0;
+  // SHA-256 of a file whose identity the sensor already has (a BPF record carries device,
+  // inode and mtime): a cache hit costs no system call. Empty when it cannot be hashed.
+  virtual std::optional<std::string> sha256_of(std::string_view /*path*/,
+                                               const FileIdentity& /*id*/) {
+    return std::nullopt;
+  }
 };
 
 class Sensor {

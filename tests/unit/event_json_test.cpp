@@ -66,9 +66,9 @@ TEST(Json, NestedEcsShape) {
 
 TEST(Json, HostileStringsStayValid) {
   std::string hostile = "a\nb\"c\\d\te\x01";
-  hostile += "\xff\xfe";           // invalid UTF-8
-  hostile += "\xc3\xa9";           // valid é
-  hostile += "\xed\xa0\x80";       // encoded surrogate: invalid
+  hostile += "\xff\xfe";      // invalid UTF-8
+  hostile += "\xc3\xa9";      // valid é
+  hostile += "\xed\xa0\x80";  // encoded surrogate: invalid
   hostile += std::string(4096, 'x');
   Event ev(EventType::kFileOpen, 0);
   ev.set(Field::kFilePath, hostile);
