@@ -1,23 +1,45 @@
 #include "agent/process_table.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 
 namespace ringside {
 
 namespace {
 
+// /proc files are small and generated on read: one open, a read or two, close.
 std::string read_small_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string out;
+  char buf[4096];
+  while (true) {
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+// The numbers after "Uid:" or "Gid:" in /proc/PID/status (real, effective, ...).
+void read_ids(std::string_view status, std::string_view key, uint32_t* real, uint32_t* eff) {
+  size_t at = status.find(key);
+  if (at == std::string_view::npos) return;
+  std::string_view rest = status.substr(at + key.size());
+  auto next = [&rest](uint32_t* out) {
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+    auto r = std::from_chars(rest.data(), rest.data() + rest.size(), *out);
+    rest.remove_prefix(static_cast<size_t>(r.ptr - rest.data()));
+  };
+  next(real);
+  if (eff != nullptr) next(eff);
 }
 
 std::string read_link(const std::string& path) {
@@ -35,7 +57,8 @@ bool to_num(std::string_view s, T& out) {
 
 }  // namespace
 
-std::optional<ProcessInfo> read_proc_process(int32_t pid, const std::string& proc_root) {
+std::optional<ProcessInfo> read_proc_process(int32_t pid, const std::string& proc_root,
+                                             bool with_args) {
   const std::string dir = proc_root + "/" + std::to_string(pid);
   const std::string stat = read_small_file(dir + "/stat");
   // comm may hold spaces and parentheses; fields resume after the last ')'.
@@ -57,26 +80,19 @@ std::optional<ProcessInfo> read_proc_process(int32_t pid, const std::string& pro
   if (!to_num(f[1], p.ppid) || !to_num(f[19], p.start_ticks)) return std::nullopt;
   p.executable = read_link(dir + "/exe");
   p.cwd = read_link(dir + "/cwd");
-  const std::string cmdline = read_small_file(dir + "/cmdline");
-  size_t start = 0;
-  while (start < cmdline.size()) {
-    size_t end = cmdline.find('\0', start);
-    if (end == std::string::npos) end = cmdline.size();
-    p.args.emplace_back(cmdline.substr(start, end - start));
-    start = end + 1;
-  }
-  const std::string status = read_small_file(dir + "/status");
-  std::istringstream lines(status);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("Uid:", 0) == 0) {
-      std::istringstream v(line.substr(4));
-      v >> p.uid >> p.euid;
-    } else if (line.rfind("Gid:", 0) == 0) {
-      std::istringstream v(line.substr(4));
-      v >> p.gid;
+  if (with_args) {
+    const std::string cmdline = read_small_file(dir + "/cmdline");
+    size_t start = 0;
+    while (start < cmdline.size()) {
+      size_t end = cmdline.find('\0', start);
+      if (end == std::string::npos) end = cmdline.size();
+      p.args.emplace_back(cmdline.substr(start, end - start));
+      start = end + 1;
     }
   }
+  const std::string status = read_small_file(dir + "/status");
+  read_ids(status, "\nUid:", &p.uid, &p.euid);
+  read_ids(status, "\nGid:", &p.gid, nullptr);
   return p;
 }
 
@@ -88,7 +104,7 @@ size_t ProcessTable::load_from_proc() {
     int32_t pid = 0;
     const std::string_view name(e->d_name);
     if (!to_num(name, pid) || pid <= 0) continue;
-    if (auto p = read_proc_process(pid, proc_root_)) found.push_back(std::move(*p));
+    if (auto p = read_proc_process(pid, proc_root_, false)) found.push_back(std::move(*p));
   }
   closedir(d);
   std::unique_lock lock(mu_);
@@ -156,7 +172,7 @@ std::optional<ProcessInfo> ProcessTable::find(int32_t pid, int64_t start_ticks) 
 
 std::optional<ProcessInfo> ProcessTable::find_or_read(int32_t pid) {
   if (auto p = find(pid); p && p->exit_ns == 0) return p;
-  auto fresh = read_proc_process(pid, proc_root_);
+  auto fresh = read_proc_process(pid, proc_root_, false);
   if (!fresh) return find(pid);
   std::unique_lock lock(mu_);
   insert_locked(*fresh);
@@ -172,7 +188,7 @@ std::optional<ProcessBrief> ProcessTable::brief(int32_t pid) const {
 
 std::optional<ProcessBrief> ProcessTable::brief_or_read(int32_t pid) {
   if (auto b = brief(pid); b && b->exit_ns == 0) return b;
-  auto fresh = read_proc_process(pid, proc_root_);
+  auto fresh = read_proc_process(pid, proc_root_, false);
   if (!fresh) return brief(pid);
   ProcessBrief b{fresh->ppid, fresh->uid, 0, fresh->executable};
   std::unique_lock lock(mu_);

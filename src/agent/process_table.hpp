@@ -38,7 +38,9 @@ struct ProcessBrief {
 };
 
 // Reads /proc/PID for a live process; empty when it is gone or unreadable.
-std::optional<ProcessInfo> read_proc_process(int32_t pid, const std::string& proc_root = "/proc");
+// Arguments (cmdline) are read only when asked for.
+std::optional<ProcessInfo> read_proc_process(int32_t pid, const std::string& proc_root = "/proc",
+                                             bool with_args = true);
 
 class ProcessTable {
  public:

@@ -25,6 +25,8 @@ TEST(ProcessTable, ReadsOwnProcessFromProc) {
   EXPECT_EQ(me->ppid, getppid());
   EXPECT_GT(me->start_ticks, 0);
   EXPECT_EQ(me->uid, getuid());
+  EXPECT_EQ(me->euid, geteuid());
+  EXPECT_EQ(me->gid, getgid());
   EXPECT_EQ(me->executable, std::filesystem::read_symlink("/proc/self/exe").string());
   EXPECT_EQ(me->cwd, std::filesystem::current_path().string());
   EXPECT_FALSE(me->args.empty());
