@@ -10,6 +10,9 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "sensors/kernel/exec_fanotify.hpp"
+#include "sensors/kernel/file_ebpf.hpp"
+#include "sensors/kernel/file_fanotify.hpp"
+#include "sensors/kernel/open_fanotify.hpp"
 #include "sensors/kernel/proc_connector.hpp"
 #include "sensors/kernel/process_ebpf.hpp"
 #include "sensors/user/hook_server.hpp"
@@ -107,6 +110,11 @@ void Agent::build_sensors() {
       }
       add(std::make_unique<ExecFanotifySensor>());
     }
+  }
+  if (opts_.domains.count(Domain::kFile) && opts_.kernel_level) {
+    add(std::make_unique<FileEbpfSensor>());
+    add(std::make_unique<FileFanotifySensor>());
+    add(std::make_unique<OpenFanotifySensor>());
   }
   if (opts_.user_level) add(std::make_unique<HookServerSensor>(opts_.hook_socket));
 }

@@ -56,7 +56,9 @@ int run(const RunArgs& a) {
   for (const auto& d : split_list(a.domains)) {
     if (d == "process") {
       o.domains.insert(Domain::kProcess);
-    } else if (d == "file" || d == "network" || d == "keyboard") {
+    } else if (d == "file") {
+      o.domains.insert(Domain::kFile);
+    } else if (d == "network" || d == "keyboard") {
       std::cerr << "ringside run: domain '" << d << "' is not available in this build\n";
       return 2;
     } else {

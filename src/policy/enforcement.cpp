@@ -56,15 +56,46 @@ void exec_points(const Rule& rule, std::vector<EnforcementPoint>& out) {
   }
 }
 
+void file_points(const Rule& rule, EventType type, std::vector<EnforcementPoint>& out) {
+  if (rule.applies_at(Level::kKernel)) {
+    if (type == EventType::kFileOpen) {
+      out.push_back({Level::kKernel, "fanotify open permission", true,
+                     "open fails with EPERM before the file can be read or written"});
+    } else {
+      out.push_back({Level::kKernel, "none on this kernel", false,
+                     "reported only: blocking this action in the kernel needs BPF-LSM, which "
+                     "this build loads only for exec"});
+    }
+  }
+  if (rule.applies_at(Level::kUser)) {
+    out.push_back({Level::kUser, "interposer file hooks", false,
+                   "the call returns EACCES in hooked programs (static binaries, raw system "
+                   "calls and io_uring bypass it)"});
+  }
+}
+
+bool has_point(const std::vector<EnforcementPoint>& pts, const EnforcementPoint& p) {
+  for (const auto& q : pts) {
+    if (q.level == p.level && q.mechanism == p.mechanism) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<EnforcementPoint> enforcement_points(const Rule& rule) {
-  std::vector<EnforcementPoint> out;
-  if (rule.action != Action::kDeny && rule.action != Action::kRedirect) return out;
+  std::vector<EnforcementPoint> all;
+  if (rule.action != Action::kDeny && rule.action != Action::kRedirect) return all;
   for (EventType t : rule.on) {
-    if (t == EventType::kProcessExec) exec_points(rule, out);
+    std::vector<EnforcementPoint> pts;
+    if (t == EventType::kProcessExec) exec_points(rule, pts);
+    const int ti = schema::event_type_index(static_cast<uint16_t>(t));
+    if (ti >= 0 && schema::kEventTypes[ti].category == "file") file_points(rule, t, pts);
+    for (auto& p : pts) {
+      if (!has_point(all, p)) all.push_back(std::move(p));
+    }
   }
-  return out;
+  return all;
 }
 
 }  // namespace ringside::policy

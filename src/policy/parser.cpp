@@ -40,6 +40,18 @@ std::string_view to_string(Op op) {
   return "?";
 }
 
+std::string_view to_string(MarkKind kind) {
+  switch (kind) {
+    case MarkKind::kFilesystem:
+      return "filesystem";
+    case MarkKind::kMount:
+      return "mount";
+    case MarkKind::kDirectory:
+      return "directory";
+  }
+  return "?";
+}
+
 std::string_view to_string(Action action) {
   switch (action) {
     case Action::kAllow:
@@ -215,11 +227,87 @@ class PolicyParser {
         } else {
           s.hash_max_bytes = *b;
         }
+      } else if (key == "file") {
+        parse_file_settings(v, s.file);
       } else {
         error(pos_of(kv.first), "unknown setting '" + key +
-                                    "' (expected fail_mode, decision_deadline_ms, hash_max_bytes)");
+                                    "' (expected fail_mode, decision_deadline_ms, hash_max_bytes, "
+                                    "file)");
       }
     }
+  }
+
+  void parse_file_settings(const YAML::Node& n, FileSettings& f) {
+    if (!n.IsMap()) {
+      error(pos_of(n), "'file' settings must be a mapping (watch, opens), found " + node_kind(n));
+      return;
+    }
+    for (const auto& kv : n) {
+      const std::string key = kv.first.as<std::string>();
+      const YAML::Node& v = kv.second;
+      if (key == "opens") {
+        const std::string o = v.IsScalar() ? v.Scalar() : "";
+        if (o == "all") {
+          f.opens = OpenReporting::kAll;
+        } else if (o == "writes") {
+          f.opens = OpenReporting::kWrites;
+        } else if (o == "none") {
+          f.opens = OpenReporting::kNone;
+        } else {
+          error(pos_of(v), "opens must be all, writes or none, found " + node_kind(v));
+        }
+      } else if (key == "watch") {
+        f.watch.clear();
+        if (!v.IsSequence()) {
+          error(pos_of(v), "watch must be a list of paths, found " + node_kind(v));
+          continue;
+        }
+        for (const auto& item : v) parse_watch_scope(item, f.watch);
+      } else {
+        error(pos_of(kv.first), "unknown file setting '" + key + "' (expected watch, opens)");
+      }
+    }
+  }
+
+  void parse_watch_scope(const YAML::Node& item, std::vector<WatchScope>& out) {
+    WatchScope w;
+    w.pos = pos_of(item);
+    YAML::Node path_node = item;
+    if (item.IsMap()) {
+      bool have_path = false;
+      for (const auto& kv : item) {
+        const std::string key = kv.first.as<std::string>();
+        if (key == "path") {
+          path_node = kv.second;
+          have_path = true;
+        } else if (key == "mark") {
+          const std::string m = kv.second.IsScalar() ? kv.second.Scalar() : "";
+          if (m == "filesystem") {
+            w.mark = MarkKind::kFilesystem;
+          } else if (m == "mount") {
+            w.mark = MarkKind::kMount;
+          } else if (m == "directory") {
+            w.mark = MarkKind::kDirectory;
+          } else {
+            error(pos_of(kv.second),
+                  "mark must be filesystem, mount or directory, found " + node_kind(kv.second));
+          }
+        } else {
+          error(pos_of(kv.first), "unknown watch key '" + key + "' (expected path, mark)");
+        }
+      }
+      if (!have_path) {
+        error(w.pos, "a watch entry needs a path");
+        return;
+      }
+    }
+    if (!path_node.IsScalar() || path_node.Scalar().empty() || path_node.Scalar()[0] != '/') {
+      error(pos_of(path_node), "a watched path must be absolute, found " + node_kind(path_node));
+      return;
+    }
+    w.path = path_node.Scalar();
+    while (w.path.size() > 1 && w.path.back() == '/') w.path.pop_back();
+    out.push_back(std::move(w));
   }
 
   void parse_rules(const YAML::Node& n, std::vector<Rule>& rules) {

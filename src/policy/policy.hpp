@@ -89,11 +89,34 @@ struct Rule {
 
 enum class FailMode : uint8_t { kOpen, kClosed };
 
+// Where kernel-level file monitoring looks. A fanotify mark of the given kind is placed on
+// `path` (filesystem: the whole filesystem holding it; mount: that mount; directory: the
+// directory's direct children), and events are reported for paths under `path`.
+enum class MarkKind : uint8_t { kFilesystem, kMount, kDirectory };
+std::string_view to_string(MarkKind kind);
+
+struct WatchScope {
+  std::string path;
+  MarkKind mark = MarkKind::kFilesystem;
+  Position pos;
+};
+
+// Which opens the kernel level reports: every open, only opens that can change the file
+// (write access, O_CREAT, O_TRUNC), or none. Opens a file.open rule could match are always
+// decided, whatever this says.
+enum class OpenReporting : uint8_t { kAll, kWrites, kNone };
+
+struct FileSettings {
+  std::vector<WatchScope> watch{WatchScope{"/", MarkKind::kFilesystem, {}}};
+  OpenReporting opens = OpenReporting::kWrites;
+};
+
 struct Settings {
   FailMode fail_mode = FailMode::kOpen;
   int decision_deadline_ms = 200;
   // Largest executable or file hashed for sha256 rules and events (bytes).
   int64_t hash_max_bytes = 256LL << 20;
+  FileSettings file;
 };
 
 // Three-valued result of a condition: a field the event lacks is unknown.

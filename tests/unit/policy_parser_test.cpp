@@ -197,3 +197,46 @@ TEST(PolicyParser, MissingFileIsAnError) {
 
 }  // namespace
 }  // namespace ringside::policy
+
+namespace ringside::policy {
+namespace {
+
+TEST(PolicyParser, FileSettings) {
+  std::vector<ParseError> errors;
+  auto p = Policy::parse(R"(settings:
+  file:
+    opens: all
+    watch:
+      - /etc/
+      - {path: /srv, mark: mount}
+      - {path: /home/ann, mark: directory}
+rules: []
+)",
+                         "p.yaml", &errors);
+  ASSERT_TRUE(p) << errors.at(0).to_string();
+  const FileSettings& f = (*p)->settings().file;
+  EXPECT_EQ(f.opens, OpenReporting::kAll);
+  ASSERT_EQ(f.watch.size(), 3u);
+  EXPECT_EQ(f.watch[0].path, "/etc");
+  EXPECT_EQ(f.watch[0].mark, MarkKind::kFilesystem);
+  EXPECT_EQ(f.watch[1].mark, MarkKind::kMount);
+  EXPECT_EQ(f.watch[2].mark, MarkKind::kDirectory);
+  auto defaults = Policy::parse("rules: []\n", "p.yaml", nullptr);
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ((*defaults)->settings().file.opens, OpenReporting::kWrites);
+  ASSERT_EQ((*defaults)->settings().file.watch.size(), 1u);
+  EXPECT_EQ((*defaults)->settings().file.watch[0].path, "/");
+
+  errors.clear();
+  EXPECT_FALSE(
+      Policy::parse("settings:\n  file:\n    watch: [etc]\nrules: []\n", "p.yaml", &errors));
+  EXPECT_EQ(errors.at(0).to_string(), "p.yaml:3:13: a watched path must be absolute, found 'etc'");
+  errors.clear();
+  EXPECT_FALSE(Policy::parse("settings:\n  file:\n    watch: [{path: /x, mark: tree}]\nrules: []\n",
+                             "p.yaml", &errors));
+  EXPECT_EQ(errors.at(0).to_string(),
+            "p.yaml:3:30: mark must be filesystem, mount or directory, found 'tree'");
+}
+
+}  // namespace
+}  // namespace ringside::policy
