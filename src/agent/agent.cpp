@@ -12,6 +12,8 @@
 #include "sensors/kernel/exec_fanotify.hpp"
 #include "sensors/kernel/file_ebpf.hpp"
 #include "sensors/kernel/file_fanotify.hpp"
+#include "sensors/kernel/network_ebpf.hpp"
+#include "sensors/kernel/nfqueue.hpp"
 #include "sensors/kernel/open_fanotify.hpp"
 #include "sensors/kernel/proc_connector.hpp"
 #include "sensors/kernel/process_ebpf.hpp"
@@ -115,6 +117,12 @@ void Agent::build_sensors() {
     add(std::make_unique<FileEbpfSensor>());
     add(std::make_unique<FileFanotifySensor>());
     add(std::make_unique<OpenFanotifySensor>());
+  }
+  if (opts_.domains.count(Domain::kNetwork) && opts_.kernel_level) {
+    auto ebpf = std::make_unique<NetworkEbpfSensor>();
+    const FlowOwners* owners = ebpf.get();
+    add(std::move(ebpf));
+    add(std::make_unique<NfqueueSensor>(owners));
   }
   if (opts_.user_level) add(std::make_unique<HookServerSensor>(opts_.hook_socket));
 }

@@ -58,7 +58,9 @@ int run(const RunArgs& a) {
       o.domains.insert(Domain::kProcess);
     } else if (d == "file") {
       o.domains.insert(Domain::kFile);
-    } else if (d == "network" || d == "keyboard") {
+    } else if (d == "network") {
+      o.domains.insert(Domain::kNetwork);
+    } else if (d == "keyboard") {
       std::cerr << "ringside run: domain '" << d << "' is not available in this build\n";
       return 2;
     } else {

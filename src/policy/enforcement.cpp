@@ -74,6 +74,34 @@ void file_points(const Rule& rule, EventType type, std::vector<EnforcementPoint>
   }
 }
 
+void network_points(const Rule& rule, EventType type, std::vector<EnforcementPoint>& out) {
+  const bool redirect = rule.action == Action::kRedirect;
+  if (rule.applies_at(Level::kKernel)) {
+    if (type == EventType::kNetworkConnect || type == EventType::kNetworkSend ||
+        type == EventType::kNetworkBind) {
+      const char* hook = type == EventType::kNetworkConnect ? "cgroup/connect4/6"
+                         : type == EventType::kNetworkSend  ? "cgroup/sendmsg4/6"
+                                                            : "cgroup/bind4/6";
+      out.push_back({Level::kKernel, std::string(hook) + " socket program", true,
+                     redirect ? "the destination is rewritten in the kernel before the connect"
+                              : "the call fails with EPERM, decided in the kernel (conditions it "
+                                "can express: address, port, transport, executable, user)"});
+    }
+    if (!redirect && (type == EventType::kNetworkConnect || type == EventType::kNetworkAccept ||
+                      type == EventType::kNetworkDns)) {
+      out.push_back({Level::kKernel, "NFQUEUE verdict", true,
+                     "the connection's first packet is refused by the agent with the full policy "
+                     "(rules the socket programs cannot express; settings.network.nfqueue)"});
+    }
+  }
+  if (rule.applies_at(Level::kUser)) {
+    out.push_back({Level::kUser, "interposer socket hooks", false,
+                   redirect ? "connect() is pointed at the redirect address in hooked programs"
+                            : "the call returns EACCES (getaddrinfo: EAI_FAIL) in hooked programs "
+                              "(static binaries, raw system calls and io_uring bypass it)"});
+  }
+}
+
 bool has_point(const std::vector<EnforcementPoint>& pts, const EnforcementPoint& p) {
   for (const auto& q : pts) {
     if (q.level == p.level && q.mechanism == p.mechanism) return true;
@@ -91,6 +119,7 @@ std::vector<EnforcementPoint> enforcement_points(const Rule& rule) {
     if (t == EventType::kProcessExec) exec_points(rule, pts);
     const int ti = schema::event_type_index(static_cast<uint16_t>(t));
     if (ti >= 0 && schema::kEventTypes[ti].category == "file") file_points(rule, t, pts);
+    if (ti >= 0 && schema::kEventTypes[ti].category == "network") network_points(rule, t, pts);
     for (auto& p : pts) {
       if (!has_point(all, p)) all.push_back(std::move(p));
     }

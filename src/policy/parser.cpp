@@ -229,10 +229,12 @@ class PolicyParser {
         }
       } else if (key == "file") {
         parse_file_settings(v, s.file);
+      } else if (key == "network") {
+        parse_network_settings(v, s.network);
       } else {
         error(pos_of(kv.first), "unknown setting '" + key +
                                     "' (expected fail_mode, decision_deadline_ms, hash_max_bytes, "
-                                    "file)");
+                                    "file, network)");
       }
     }
   }
@@ -265,6 +267,55 @@ class PolicyParser {
         for (const auto& item : v) parse_watch_scope(item, f.watch);
       } else {
         error(pos_of(kv.first), "unknown file setting '" + key + "' (expected watch, opens)");
+      }
+    }
+  }
+
+  void parse_network_settings(const YAML::Node& n, NetworkSettings& net) {
+    if (!n.IsMap()) {
+      error(pos_of(n),
+            "'network' settings must be a mapping (cgroup, nfqueue, queue, dns), found " +
+                node_kind(n));
+      return;
+    }
+    for (const auto& kv : n) {
+      const std::string key = kv.first.as<std::string>();
+      const YAML::Node& v = kv.second;
+      const std::string text = v.IsScalar() ? v.Scalar() : "";
+      if (key == "cgroup") {
+        if (text.empty() || text[0] != '/') {
+          error(pos_of(v), "cgroup must be an absolute path, found " + node_kind(v));
+        } else {
+          net.cgroup = text;
+        }
+      } else if (key == "nfqueue") {
+        if (text == "off") {
+          net.nfqueue = NfqueueUse::kOff;
+        } else if (text == "rules") {
+          net.nfqueue = NfqueueUse::kRules;
+        } else if (text == "all") {
+          net.nfqueue = NfqueueUse::kAll;
+        } else {
+          error(pos_of(v), "nfqueue must be off, rules or all, found " + node_kind(v));
+        }
+      } else if (key == "queue") {
+        auto q = v.IsScalar() ? parse_int(text) : std::nullopt;
+        if (!q || *q < 0 || *q > 65535) {
+          error(pos_of(v), "queue must be an integer 0..65535, found " + node_kind(v));
+        } else {
+          net.queue = static_cast<uint16_t>(*q);
+        }
+      } else if (key == "dns") {
+        if (text == "true") {
+          net.dns = true;
+        } else if (text == "false") {
+          net.dns = false;
+        } else {
+          error(pos_of(v), "dns must be true or false, found " + node_kind(v));
+        }
+      } else {
+        error(pos_of(kv.first),
+              "unknown network setting '" + key + "' (expected cgroup, nfqueue, queue, dns)");
       }
     }
   }

@@ -111,12 +111,26 @@ struct FileSettings {
   OpenReporting opens = OpenReporting::kWrites;
 };
 
+// When new connections go through NFQUEUE for a verdict from the full policy: never, only
+// when the policy has network rules the cgroup socket programs cannot decide in the kernel,
+// or always (every new connection, for attribution and observation).
+enum class NfqueueUse : uint8_t { kOff, kRules, kAll };
+
+struct NetworkSettings {
+  // cgroup v2 directory the socket programs attach to; empty: the root of the cgroup2 mount.
+  std::string cgroup;
+  NfqueueUse nfqueue = NfqueueUse::kRules;
+  uint16_t queue = 0;  // NFQUEUE number
+  bool dns = true;     // parse DNS queries and answers on port 53
+};
+
 struct Settings {
   FailMode fail_mode = FailMode::kOpen;
   int decision_deadline_ms = 200;
   // Largest executable or file hashed for sha256 rules and events (bytes).
   int64_t hash_max_bytes = 256LL << 20;
   FileSettings file;
+  NetworkSettings network;
 };
 
 // Three-valued result of a condition: a field the event lacks is unknown.

@@ -1,0 +1,36 @@
+// Kernel-level network sensor and in-kernel enforcement on eBPF: sock:inet_sock_set_state and
+// the connect/accept/bind/sendto/sendmsg syscall tracepoints (and io_uring submissions) for
+// network.connect / accept / bind / send events with the owning process; cgroup/connect4/6,
+// sendmsg4/6 and bind4/6 programs that deny or redirect from policy maps without a round
+// trip; and the flow -> process map NFQUEUE uses for attribution.
+#pragma once
+
+#include <memory>
+
+#include "sensors/kernel/flow.hpp"
+#include "sensors/sensor.hpp"
+
+namespace ringside {
+
+class NetworkEbpfSensor final : public Sensor, public FlowOwners {
+ public:
+  NetworkEbpfSensor();
+  ~NetworkEbpfSensor() override;
+
+  std::string_view name() const override { return "network_ebpf"; }
+  std::string_view mechanism() const override { return "ebpf"; }
+  Level level() const override { return Level::kKernel; }
+  Domain domain() const override { return Domain::kNetwork; }
+  Result<void> start(SensorContext& ctx) override;
+  Result<void> apply_policy(const policy::Policy& policy) override;
+  void stop() override;
+  SensorStats stats() const override;
+
+  std::optional<FlowOwner> owner(const Flow& flow) const override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ringside
