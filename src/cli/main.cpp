@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 
 #include "cli/commands.hpp"
@@ -22,7 +24,9 @@ std::string self_dir() {
 
 }  // namespace ringside::cli
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_cli(int argc, char** argv) {
   CLI::App app{
       "ringside: see and stop what processes, files, network connections and keystrokes "
       "do, at the kernel level and the user level, under one policy"};
@@ -40,4 +44,17 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_cli(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ringside: %s\n", e.what());
+  } catch (...) {
+    std::fputs("ringside: unexpected error\n", stderr);
+  }
+  return 1;
 }

@@ -130,7 +130,10 @@ void Writer::put_string(std::string_view s) {
       continue;
     }
     if (c < 0x20 || c == 0x7F) {
-      std::memcpy(p, "\\u00", 4);
+      p[0] = '\\';
+      p[1] = 'u';
+      p[2] = '0';
+      p[3] = '0';
       p[4] = kHex[c >> 4];
       p[5] = kHex[c & 0xF];
       p += 6;
@@ -139,8 +142,10 @@ void Writer::put_string(std::string_view s) {
     }
     const size_t n = utf8_sequence_length(s, i);
     if (n == 0) {
-      std::memcpy(p, "\xEF\xBF\xBD", 3);  // U+FFFD REPLACEMENT CHARACTER
-      p += 3;
+      // U+FFFD REPLACEMENT CHARACTER
+      *p++ = static_cast<char>(0xEF);
+      *p++ = static_cast<char>(0xBF);
+      *p++ = static_cast<char>(0xBD);
       ++i;
     } else {
       std::memcpy(p, s.data() + i, n);
