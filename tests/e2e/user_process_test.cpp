@@ -241,6 +241,66 @@ TEST_F(user_process, AllowedBinaryStillRunsUnderADenyPolicy) {
   EXPECT_EQ(field(*ev, "ringside.enforcement"), nullptr);
 }
 
+// The interposer resolves the executable before the call, as the kernel will: a relative
+// path through a directory link, and a link to the forbidden program found through PATH, both
+// when the caller waits for a verdict (deny policy) and when it does not (observe only).
+TEST_F(user_process, RelativeAndSymlinkedExecutablesAreResolved) {
+  const std::string dir = fs::canonical(dir_->path()).string();
+  fs::create_directory_symlink(dir, dir_->file("here"));
+  fs::create_symlink(forbidden_, dir_->file("innocent"));
+  const auto in_dir = [&](const std::string& target, const std::string& hook) {
+    return run({programs() + "/hook_caller", hook, target, "argv0"},
+               env({"HOOK_CALLER_CHDIR=" + dir}));
+  };
+  for (const char* policy : {kDenyPolicy, "rules: []\n"}) {
+    SCOPED_TRACE(policy);
+    start_agent(policy);
+    const bool deny = policy == kDenyPolicy;
+    RunResult r = in_dir("here/./hook_target", "execv");
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("target ran"), std::string::npos) << r.out;
+    auto ev = hook_event("execv", target_);
+    ASSERT_TRUE(ev) << agent_->log();
+    EXPECT_EQ(str_field(*ev, "process.working_directory"), dir);
+    EXPECT_EQ(str_field(*ev, "process.hash.sha256"), sha256_of(target_));
+
+    r = in_dir("innocent", "execvp");  // found in PATH's first directory, the scratch one
+    ev = hook_event("execvp", forbidden_);
+    ASSERT_TRUE(ev) << agent_->log();
+    EXPECT_EQ(str_field(*ev, "ringside.verdict"), deny ? "deny" : "allow");
+    if (deny) {
+      EXPECT_EQ(number_after(r.out, "errno"), EACCES) << r.out;
+    } else {
+      EXPECT_NE(r.out.find("target ran"), std::string::npos) << r.out;
+    }
+    EXPECT_EQ(agent_->stop(), 0);
+    agent_.reset();
+  }
+}
+
+// Reports larger than the interposer's stack scratch: a long argument (the message) and a
+// deep working directory with a long executable path (the paths).
+TEST_F(user_process, LongArgumentsAndDeepDirectoriesAreReportedWhole) {
+  start_agent();
+  const std::string arg(5000, 'x');
+  RunResult r = run({programs() + "/hook_caller", "execv", target_, "argv0", arg}, env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto ev = hook_event("execv", target_);
+  ASSERT_TRUE(ev) << agent_->log();
+  EXPECT_EQ(args_of(*ev), (std::vector<std::string>{"argv0", arg}));
+
+  std::string deep = fs::canonical(dir_->path()).string();
+  for (int i = 0; i < 12; ++i) deep += "/" + std::string(60, static_cast<char>('a' + i));
+  fs::create_directories(deep);
+  const std::string far = copy_program(target_, deep + "/far_target");
+  r = run({programs() + "/hook_caller", "execv", "./far_target", "argv0"},
+          env({"HOOK_CALLER_CHDIR=" + deep}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ev = hook_event("execv", far);
+  ASSERT_TRUE(ev) << agent_->log();
+  EXPECT_EQ(str_field(*ev, "process.working_directory"), deep);
+}
+
 TEST_F(user_process, GarbageOnTheSocketIsCountedAndDropped) {
   start_agent();
   std::vector<std::vector<uint8_t>> garbage = {
@@ -360,6 +420,24 @@ TEST_P(ForkSafety, TheChildReportsAsItself) {
 
 INSTANTIATE_TEST_SUITE_P(user_process, ForkSafety, ::testing::Values("fork", "vfork"),
                          [](const auto& test) { return std::string(test.param); });
+
+TEST_F(user_process, ThreadsReportingAtOnceShareTheConnectionSafely) {
+  start_agent();
+  const RunResult r = run({programs() + "/thread_spawn", "8", "25", target_}, env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("spawned=200 failed=0"), std::string::npos) << r.out;
+  for (int t = 0; t < 8; ++t) {
+    for (int i = 0; i < 25; i += 8) {
+      const std::string tag = "t" + std::to_string(t) + "-" + std::to_string(i);
+      auto ev = agent_->wait_for([&](const json& e) {
+        return str_field(e, "ringside.hook") == "posix_spawn" && args_of(e).size() == 2 &&
+               args_of(e)[1] == tag;
+      });
+      ASSERT_TRUE(ev) << tag << "\n" << agent_->log();
+      EXPECT_EQ(int_field(*ev, "process.parent.pid"), r.pid);
+    }
+  }
+}
 
 TEST_F(user_process, HookCalledFromAnotherLibrarysConstructor) {
   start_agent();

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "core/file_identity.hpp"
 #include "sensors/user/hook_state_file.hpp"
 #include "sensors/user/preload/hook_logic.h"
 
@@ -85,30 +86,100 @@ TEST_F(hook_logic, RejectsWhatCannotBeResolved) {
   EXPECT_EQ(rs_resolve_path(nullptr, too_long.c_str(), out, sizeof out), -1);
 }
 
-TEST_F(hook_logic, PathSearchFindsTheFirstExecutableRegularFile) {
+// Runs the test body in `dir` and returns to where it was.
+struct ScopedChdir {
+  explicit ScopedChdir(const std::string& dir) : old(fs::current_path()) { fs::current_path(dir); }
+  ~ScopedChdir() { fs::current_path(old); }
+  fs::path old;
+};
+
+TEST_F(hook_logic, PathSearchFindsTheFirstExecutableRegularFileAsExecvpWouldRunIt) {
   file("d1/prog", 0644);                    // not executable: skipped
   fs::create_directories(path("d2/prog"));  // a directory: skipped
   file("d3/prog", 0755);
   file("d4/prog", 0755);
   file("cwd/prog", 0755);
+  fs::create_directory_symlink("d4", path("d5"));
   const std::string list =
       path("nope") + ":" + path("d1") + ":" + path("d2") + ":" + path("d3") + ":" + path("d4");
   char out[PATH_MAX];
-  ASSERT_EQ(rs_search_path("prog", list.c_str(), "/", out, sizeof out), 0);
+  ASSERT_EQ(rs_search_path("prog", list.c_str(), out, sizeof out), 0);
   EXPECT_EQ(std::string(out), path("d3/prog"));
-  // An empty element is the current directory; relative elements resolve against it.
-  ASSERT_EQ(rs_search_path("prog", (path("d1") + "::" + path("d4")).c_str(), path("cwd").c_str(),
-                           out, sizeof out),
-            0);
-  EXPECT_EQ(std::string(out), path("cwd/prog"));
-  ASSERT_EQ(rs_search_path("prog", "../d4", path("cwd").c_str(), out, sizeof out), 0);
-  EXPECT_EQ(std::string(out), path("d4/prog"));
-  EXPECT_EQ(rs_search_path("prog", path("d1").c_str(), "/", out, sizeof out), -1);
-  EXPECT_EQ(rs_search_path("a/prog", list.c_str(), "/", out, sizeof out), -1);
-  EXPECT_EQ(rs_search_path("", list.c_str(), "/", out, sizeof out), -1);
+  // The candidate is what execvp hands the kernel: not resolved (the agent resolves it).
+  ASSERT_EQ(rs_search_path("prog", path("d5").c_str(), out, sizeof out), 0);
+  EXPECT_EQ(std::string(out), path("d5/prog"));
+  {
+    // An empty element is the current directory; relative elements stay relative.
+    const ScopedChdir in(path("cwd"));
+    ASSERT_EQ(rs_search_path("prog", (path("d1") + "::" + path("d4")).c_str(), out, sizeof out), 0);
+    EXPECT_EQ(std::string(out), "./prog");
+    ASSERT_EQ(rs_search_path("prog", "../d4", out, sizeof out), 0);
+    EXPECT_EQ(std::string(out), "../d4/prog");
+  }
+  EXPECT_EQ(rs_search_path("prog", path("d1").c_str(), out, sizeof out), -1);
+  EXPECT_EQ(rs_search_path("a/prog", list.c_str(), out, sizeof out), -1);
+  EXPECT_EQ(rs_search_path("", list.c_str(), out, sizeof out), -1);
   // No PATH at all: libc's default, /bin:/usr/bin.
-  ASSERT_EQ(rs_search_path("sh", nullptr, "/", out, sizeof out), 0);
-  EXPECT_EQ(std::string(out), fs::canonical("/bin/sh").string());
+  ASSERT_EQ(rs_search_path("sh", nullptr, out, sizeof out), 0);
+  EXPECT_EQ(std::string(out), "/bin/sh");
+  // A candidate before the answer that does not fit a short buffer: only a longer one can say.
+  char tiny[16];
+  EXPECT_EQ(rs_search_path("prog", list.c_str(), tiny, sizeof tiny), -2);
+}
+
+TEST_F(hook_logic, FindExecutableNamesWhatEachKindOfCallWillRun) {
+  file("real/bin/tool", 0755);
+  fs::create_directory_symlink("real", path("lnk"));
+  const std::string tool = path("real/bin/tool");
+  struct stat st {};
+  ASSERT_EQ(stat(tool.c_str(), &st), 0);
+  char buf[PATH_MAX];
+  rs_file_id id{};
+  rs_exe_spec spec{RS_EXE_PATH, "lnk/bin/../bin/tool", -1, 0, nullptr};
+  ASSERT_EQ(rs_find_executable(&spec, root_.c_str(), buf, sizeof buf, &id), 0);
+  EXPECT_EQ(std::string(buf), tool);
+  ASSERT_TRUE(id.valid);  // the file's identity, for the agent's hash cache
+  EXPECT_EQ(id.dev, static_cast<uint64_t>(st.st_dev));
+  EXPECT_EQ(id.ino, static_cast<uint64_t>(st.st_ino));
+  EXPECT_EQ(id.mtime_ns, FileIdentity::of(st).mtime_ns);
+  EXPECT_EQ(rs_find_executable(&spec, nullptr, buf, sizeof buf, &id), -1);  // relative to nothing
+  const std::string dir_path = path("real/bin/..");
+  spec = {RS_EXE_PATH, dir_path.c_str(), -1, 0, nullptr};
+  ASSERT_EQ(rs_find_executable(&spec, "/", buf, sizeof buf, &id), 0);
+  EXPECT_FALSE(id.valid);  // a directory: nothing to hash
+
+  const std::string dirs = path("none") + ":" + path("lnk/bin");
+  spec = {RS_EXE_SEARCH, "tool", -1, 0, dirs.c_str()};
+  ASSERT_EQ(rs_find_executable(&spec, "/", buf, sizeof buf, &id), 0);
+  EXPECT_EQ(std::string(buf), tool);
+  char small[8];  // too short for a candidate: the caller retries with PATH_MAX
+  EXPECT_EQ(rs_find_executable(&spec, "/", small, sizeof small, &id), RS_EXE_NEEDS_ROOM);
+  char medium[24];  // candidates fit, the resolved answer does not
+  spec = {RS_EXE_PATH, tool.c_str(), -1, 0, nullptr};
+  EXPECT_EQ(rs_find_executable(&spec, "/", medium, sizeof medium, &id), RS_EXE_NEEDS_ROOM);
+  spec = {RS_EXE_SEARCH, "missing", -1, 0, dirs.c_str()};
+  EXPECT_EQ(rs_find_executable(&spec, "/", buf, sizeof buf, &id), -1);
+
+  const int fd = open(tool.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  spec = {RS_EXE_FD, nullptr, fd, 0, nullptr};
+  ASSERT_EQ(rs_find_executable(&spec, "/", buf, sizeof buf, &id), 0);
+  EXPECT_EQ(std::string(buf), tool);
+  spec = {RS_EXE_AT, "", fd, AT_EMPTY_PATH, nullptr};
+  ASSERT_EQ(rs_find_executable(&spec, "/", buf, sizeof buf, &id), 0);
+  EXPECT_EQ(std::string(buf), tool);
+  close(fd);
+  const int dir = open(path("lnk").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dir, 0);
+  spec = {RS_EXE_AT, "bin/tool", dir, 0, nullptr};
+  ASSERT_EQ(rs_find_executable(&spec, "/", buf, sizeof buf, &id), 0);
+  EXPECT_EQ(std::string(buf), tool);
+  close(dir);
+
+  // /proc/self names the caller: resolved here, it is this test's own binary.
+  spec = {RS_EXE_PATH, "/proc/self/exe", -1, 0, nullptr};
+  ASSERT_EQ(rs_find_executable(&spec, "/", buf, sizeof buf, &id), 0);
+  EXPECT_EQ(std::string(buf), fs::canonical("/proc/self/exe").string());
 }
 
 TEST_F(hook_logic, DescriptorPathNamesTheOpenFile) {
@@ -168,6 +239,44 @@ TEST_F(hook_logic, StateFileIsUpdatedInPlaceAndSeenByEveryMapping) {
   EXPECT_EQ(v.sync_ops, 0u);
   EXPECT_EQ(v.agent_pid, 0);
   rs_hook_state_unmap(reader);
+}
+
+TEST_F(hook_logic, StateFileReadWithoutAMapping) {
+  const std::string p = path("hook.sock.state");
+  rs_hook_state_view v{};
+  v.valid = 1;
+  rs_hook_state_read_file(p.c_str(), &v);  // absent
+  EXPECT_FALSE(v.valid);
+  auto writer = HookStateFile::open(p, 4321);
+  ASSERT_TRUE(writer) << writer.error().message;
+  (*writer)->publish(RS_HOOK_OP_EXEC, 120, true);
+  rs_hook_state_read_file(p.c_str(), &v);
+  ASSERT_TRUE(v.valid);
+  EXPECT_EQ(v.agent_pid, 4321);
+  EXPECT_EQ(v.sync_ops, static_cast<uint32_t>(RS_HOOK_OP_EXEC));
+  EXPECT_EQ(v.deadline_ms, 120u);
+  EXPECT_EQ(v.fail_closed, 1u);
+
+  // Unusable: too short, a directory, a torn update, a FIFO (which must not block).
+  std::ofstream(path("short")) << "tiny";
+  rs_hook_state_read_file(path("short").c_str(), &v);
+  EXPECT_FALSE(v.valid);
+  fs::create_directory(path("dir"));
+  rs_hook_state_read_file(path("dir").c_str(), &v);
+  EXPECT_FALSE(v.valid);
+  rs_hook_state torn{};
+  rs_hook_state_write(&torn, RS_HOOK_OP_EXEC, 1, 1, 1);
+  torn.generation |= 1U;
+  std::ofstream(path("torn"), std::ios::binary)
+      .write(reinterpret_cast<const char*>(&torn), sizeof torn);
+  rs_hook_state_read_file(path("torn").c_str(), &v);
+  EXPECT_FALSE(v.valid);
+  ASSERT_EQ(mkfifo(path("fifo").c_str(), 0600), 0);
+  rs_hook_state_read_file(path("fifo").c_str(), &v);
+  EXPECT_FALSE(v.valid);
+  EXPECT_EQ(rs_hook_state_map(path("fifo").c_str()), nullptr);
+  rs_hook_state_read_file(nullptr, &v);
+  EXPECT_FALSE(v.valid);
 }
 
 TEST_F(hook_logic, UnusableStateFilesAreIgnored) {

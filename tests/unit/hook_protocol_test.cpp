@@ -94,6 +94,53 @@ TEST(hook_protocol, ExecRoundTripCarriesEveryField) {
   EXPECT_EQ(ev.get_int(Field::kGroupId), 1002);
 }
 
+TEST(hook_protocol, LastMessageOnItsConnection) {
+  char* argv[] = {const_cast<char*>("x"), nullptr};
+  rs_exec_report r{"execv", "/x", argv, "/", nullptr, 1, 0};
+  auto m = decode_hook_message(encode(r), kPeer, 1);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_FALSE(m->last);
+  r.last = 1;
+  const auto bytes = encode(r);
+  EXPECT_EQ(rs_get_u16(bytes.data() + 14), RS_HOOK_FLAG_LAST);
+  m = decode_hook_message(bytes, kPeer, 1);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_TRUE(m->last);
+}
+
+TEST(hook_protocol, ExecutableIdentityTravelsOutsideTheEvent) {
+  char* argv[] = {const_cast<char*>("x"), nullptr};
+  const rs_file_id id{1, 0x803, 123456789012ULL, -5};
+  rs_exec_report r{"execv", "/x", argv, "/", nullptr, 1, 0};
+  r.identity = &id;
+  const auto bytes = encode(r);
+  EXPECT_EQ(bytes.size(), rs_hook_exec_size(&r));
+  auto m = decode_hook_message(bytes, kPeer, 1);
+  ASSERT_TRUE(m) << m.error().message;
+  ASSERT_TRUE(m->executable_identity);
+  EXPECT_EQ(*m->executable_identity, (FileIdentity{0x803, 123456789012ULL, -5}));
+  const rs_file_id none{0, 1, 2, 3};  // not a regular file: not sent
+  r.identity = &none;
+  m = decode_hook_message(encode(r), kPeer, 1);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_FALSE(m->executable_identity);
+
+  const uint8_t id_bytes[RS_HOOK_IDENTITY_SIZE] = {};
+  auto with = [&](size_t len, int times) {
+    Builder b;
+    b.valid();
+    for (int i = 0; i < times; ++i) {
+      EXPECT_EQ(rs_hook_put_str(&b.w, RS_HOOK_FIELD_EXECUTABLE_IDENTITY,
+                                reinterpret_cast<const char*>(id_bytes), len),
+                0);
+    }
+    return b.done();
+  };
+  EXPECT_EQ(rejection(with(RS_HOOK_IDENTITY_SIZE, 1)), "");
+  EXPECT_NE(rejection(with(RS_HOOK_IDENTITY_SIZE - 1, 1)).find("identity"), std::string::npos);
+  EXPECT_NE(rejection(with(RS_HOOK_IDENTITY_SIZE, 2)).find("repeated"), std::string::npos);
+}
+
 TEST(hook_protocol, SpawnTypeSenderIsTheParent) {
   char* argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), const_cast<char*>("echo hi"),
                   nullptr};
@@ -165,8 +212,20 @@ TEST(hook_protocol, EncoderRefusesWhatItCannotSend) {
   uint8_t small[RS_HOOK_MIN_EXEC_BUFFER];
   EXPECT_EQ(rs_hook_encode_exec(&no_exe, 1, 0, small, sizeof small), 0u);
   const rs_exec_report ok_report{"execve", "/x", argv, nullptr, nullptr, 1, 0};
-  EXPECT_EQ(rs_hook_encode_exec(&ok_report, 1, 0, small, RS_HOOK_MIN_EXEC_BUFFER - 1), 0u);
+  // A message that fits is written whole into any buffer; one that does not is cut only in a
+  // buffer with room for every bounded field.
+  const size_t size = rs_hook_exec_size(&ok_report);
+  EXPECT_EQ(rs_hook_encode_exec(&ok_report, 1, 0, small, size), size);
+  EXPECT_EQ(rs_hook_encode_exec(&ok_report, 1, 0, small, size - 1), 0u);
   EXPECT_GT(rs_hook_encode_exec(&ok_report, 1, 0, small, sizeof small), 0u);
+  std::vector<std::string> store(40, std::string(100, 'a'));
+  std::vector<char*> many;
+  for (auto& a : store) many.push_back(a.data());
+  many.push_back(nullptr);
+  const rs_exec_report big{"execve", "/x", many.data(), nullptr, nullptr, 1, 0};
+  ASSERT_GT(rs_hook_exec_size(&big), sizeof small);
+  EXPECT_EQ(rs_hook_encode_exec(&big, 1, 0, small, RS_HOOK_MIN_EXEC_BUFFER - 1), 0u);
+  EXPECT_GT(rs_hook_encode_exec(&big, 1, 0, small, sizeof small), 0u);  // cut to fit
   const std::string long_hook(RS_HOOK_MAX_HOOK_NAME + 1, 'h');
   const rs_exec_report bad_hook{long_hook.c_str(), "/x", argv, nullptr, nullptr, 1, 0};
   EXPECT_EQ(rs_hook_encode_exec(&bad_hook, 1, 0, small, sizeof small), 0u);

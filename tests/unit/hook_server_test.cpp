@@ -62,6 +62,10 @@ class FakeAgent : public SensorContext {
     cv_.notify_all();
   }
   ProcessTable& processes() override { return table_; }
+  // A hash cache that knows every identity: the hash names the path it was asked for.
+  std::optional<std::string> sha256_of(std::string_view path, const FileIdentity&) override {
+    return "hash:" + std::string(path);
+  }
   std::shared_ptr<const policy::Policy> policy() const override { return policy_; }
   bool is_agent_file(std::string_view) const override { return false; }
 
@@ -211,6 +215,50 @@ TEST_F(hook_server, ObserveOnlyPolicyNeedsNoVerdict) {
   EXPECT_EQ(ev->get_list(Field::kProcessArgs).to_vector(),
             (std::vector<std::string>{"prog", "arg"}));
   EXPECT_FALSE(ev->has(Field::kRingsideEnforcement));
+}
+
+TEST_F(hook_server, ReportsServedAtAcceptAndTheRealUidFromTheKernel) {
+  start("rules: []\n");
+  // Many reporters, each sending once and closing at once, as fork children before exec do:
+  // every report is served (at accept), none is lost, no connection is left behind.
+  for (uint32_t i = 0; i < 50; ++i) {
+    const int fd = connect_blocking();
+    auto msg = exec_message("/usr/bin/quick", false, i);
+    ASSERT_EQ(send(fd, msg.data(), msg.size(), 0), static_cast<ssize_t>(msg.size()));
+    close(fd);
+  }
+  for (size_t i = 0; i < 50; ++i) {
+    auto ev = agent_->event(i);
+    ASSERT_TRUE(ev) << i;
+    EXPECT_FALSE(ev->has(Field::kProcessHashSha256));  // no identity, no lookup
+    // user.id is the real uid: SCM_CREDENTIALS with the message, not /proc.
+    EXPECT_EQ(ev->get_int(Field::kUserId), static_cast<int64_t>(getuid()));
+    EXPECT_EQ(ev->get_int(Field::kUserEffectiveId), static_cast<int64_t>(geteuid()));
+    EXPECT_EQ(ev->get_int(Field::kProcessPid), getpid());
+  }
+  EXPECT_EQ(server_->stats().seen, 50u);
+  EXPECT_EQ(server_->stats().errors, 0u);
+
+  // The last message of a connection: the agent closes it without waiting for the sender,
+  // after the answer when one was asked for.
+  server_.reset();
+  start(kDenyPolicy);
+  char* argv[] = {const_cast<char*>("prog"), nullptr};
+  rs_exec_report r{"execve", "/opt/x/forbidden", argv, "/", nullptr, 1, 0};
+  r.last = 1;
+  const rs_file_id id{1, 1, 2, 3};
+  r.identity = &id;
+  std::vector<uint8_t> msg(RS_HOOK_MAX_MESSAGE);
+  msg.resize(rs_hook_encode_exec(&r, 3, 1, msg.data(), msg.size()));
+  const int fd = connect_blocking();
+  int verdict = -1;
+  ASSERT_EQ(rs_hook_exchange(fd, msg.data(), msg.size(), 1, 3, 5000, &verdict), RS_HOOK_ANSWERED);
+  EXPECT_EQ(verdict, RS_HOOK_VERDICT_DENY);
+  EXPECT_TRUE(closed_by_server(fd));
+  close(fd);
+  auto ev = agent_->event(0);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->get_str(Field::kProcessHashSha256), "hash:/opt/x/forbidden");  // from identity
 }
 
 TEST_F(hook_server, MalformedInputIsCountedDroppedAndHarmless) {

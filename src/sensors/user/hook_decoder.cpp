@@ -80,6 +80,7 @@ Result<HookMessage> decode_hook_message(std::span<const uint8_t> bytes, const Ho
   m.seq = h.seq;
   m.want_verdict = (h.flags & RS_HOOK_FLAG_WANT_VERDICT) != 0;
   m.new_process = (h.flags & RS_HOOK_FLAG_NEW_PROCESS) != 0;
+  m.last = (h.flags & RS_HOOK_FLAG_LAST) != 0;
   Event& ev = m.event;
   ev = Event(spec->type, timestamp_ns);
 
@@ -89,6 +90,13 @@ Result<HookMessage> decode_hook_message(std::span<const uint8_t> bytes, const Ho
   rs_hook_tlv tlv{};
   int more = 0;
   while ((more = rs_hook_tlv_next(&it, &tlv)) > 0) {
+    if (tlv.field == RS_HOOK_FIELD_EXECUTABLE_IDENTITY) {
+      if (tlv.length != RS_HOOK_IDENTITY_SIZE) return reject("executable identity has a bad size");
+      if (m.executable_identity) return reject("executable identity repeated");
+      m.executable_identity = FileIdentity{rs_get_u64(tlv.value), rs_get_u64(tlv.value + 8),
+                                           static_cast<int64_t>(rs_get_u64(tlv.value + 16))};
+      continue;
+    }
     const int index = schema::field_index(tlv.field);
     if (index < 0) return reject("unknown field id " + std::to_string(tlv.field));
     const auto& info = schema::kFieldInfo[index];

@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <span>
 
+#include <optional>
+
 #include "core/event.hpp"
+#include "core/file_identity.hpp"
 #include "core/result.hpp"
 
 namespace ringside {
@@ -23,6 +26,10 @@ struct HookMessage {
   uint32_t seq = 0;
   bool want_verdict = false;  // the caller waits for a verdict before it acts
   bool new_process = false;   // spawn-type: the sender is the parent of the new process
+  bool last = false;          // nothing follows on this connection
+  // Device, inode and mtime of process.executable as the hook saw them (a claim, like the
+  // path): enough to find its hash in a cache without a system call.
+  std::optional<FileIdentity> executable_identity;
   Event event;
 };
 

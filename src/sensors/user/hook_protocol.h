@@ -3,25 +3,30 @@
  *
  * Transport: a SOCK_SEQPACKET UNIX socket (RINGSIDE_SOCKET, default /run/ringside/hook.sock).
  * One datagram is one message; the agent identifies the sender by SO_PEERCRED and never by
- * anything a message says, so messages carry no pid, uid or gid.
+ * anything a message says, so messages carry no pid, uid or gid (the real uid, which
+ * SO_PEERCRED does not give, comes from the kernel too: SCM_CREDENTIALS, SO_PASSCRED).
  *
  * Message = header + payload, every integer little-endian, no padding:
  *
- *   offset  size  header field
- *        0     4  magic       RS_HOOK_MAGIC ("RSHK")
- *        4     2  version     RS_HOOK_VERSION
- *        6     2  type        RS_HOOK_MSG_EVENT (hook -> agent) | RS_HOOK_MSG_VERDICT (agent ->
- * hook) 8     4  seq         chosen by the hook, echoed in the verdict 12     2  event_type
- * RS_EVENT_* id from records.h (0 in a verdict) 14     2  flags       RS_HOOK_FLAG_* 16     4
- * length      payload bytes; header + payload <= RS_HOOK_MAX_MESSAGE
+ *   offset size field       meaning
+ *        0    4 magic       RS_HOOK_MAGIC ("RSHK")
+ *        4    2 version     RS_HOOK_VERSION
+ *        6    2 type        RS_HOOK_MSG_EVENT (hook to agent) | RS_HOOK_MSG_VERDICT (back)
+ *        8    4 seq         chosen by the hook, echoed in the verdict
+ *       12    2 event_type  RS_EVENT_* id from records.h (0 in a verdict)
+ *       14    2 flags       RS_HOOK_FLAG_*
+ *       16    4 length      payload bytes; header + payload <= RS_HOOK_MAX_MESSAGE
  *
  * EVENT payload: TLVs {u16 field_id (RS_FIELD_* id), u16 length, length bytes}, back to back.
  *   int fields: length 8, a little-endian int64. string fields: the bytes, no NUL, no
  *   terminator. string-list fields: the same field repeated once per element, in order.
  *   A hook sends only the fields it observed (the decoder rejects agent-owned fields such as
- *   process.pid or user.id). A list longer than RS_HOOK_MAX_LIST_ELEMENTS or a message that
- *   would exceed RS_HOOK_MAX_MESSAGE is cut: the list ends with RS_HOOK_TRUNCATED_MARKER and
- *   ringside.truncated names the field; process.args_count keeps the real count.
+ *   process.pid or user.id).
+ *   process.executable is absolute and resolved (every symbolic link, "." and ".." gone) by
+ *   the caller, in its own root (see preload.c for why not the agent). A list longer than
+ *   RS_HOOK_MAX_LIST_ELEMENTS or a message that would exceed RS_HOOK_MAX_MESSAGE is cut: the
+ *   list ends with RS_HOOK_TRUNCATED_MARKER and ringside.truncated names the field;
+ *   process.args_count keeps the real count.
  *
  * VERDICT payload (only for an EVENT that had RS_HOOK_FLAG_WANT_VERDICT):
  *   u8 verdict (RS_HOOK_VERDICT_*), u8 reserved (0), u16 rule_length (<= RS_HOOK_MAX_RULE),
@@ -64,6 +69,15 @@ extern "C" {
 #define RS_HOOK_DEFAULT_SOCKET "/run/ringside/hook.sock"
 #define RS_HOOK_STATE_SUFFIX ".state"
 
+/* TLV ids from here up are the protocol's own, never event fields. */
+#define RS_HOOK_FIELD_PRIVATE 0xFF00u
+/* The executable's identity as the hook's last stat saw it: u64 device (as stat(2) returns
+ * it), u64 inode, i64 modification time in ns. The agent looks its hash up by it, with no
+ * system call. Like every field it is what the process says: a process that lies here could
+ * as well lie about process.executable. */
+#define RS_HOOK_FIELD_EXECUTABLE_IDENTITY 0xFF00u
+#define RS_HOOK_IDENTITY_SIZE 24
+
 /* Message types. */
 #define RS_HOOK_MSG_EVENT 1
 #define RS_HOOK_MSG_VERDICT 2
@@ -71,7 +85,11 @@ extern "C" {
 /* Header flags. */
 #define RS_HOOK_FLAG_WANT_VERDICT 0x0001u /* the caller waits for a VERDICT before acting */
 #define RS_HOOK_FLAG_NEW_PROCESS 0x0002u  /* spawn-type: the sender is the new process's parent */
-#define RS_HOOK_KNOWN_FLAGS (RS_HOOK_FLAG_WANT_VERDICT | RS_HOOK_FLAG_NEW_PROCESS)
+/* Nothing follows on this connection: the agent closes it once the message is handled
+ * (answered, with WANT_VERDICT) instead of waiting for the sender to close it. */
+#define RS_HOOK_FLAG_LAST 0x0004u
+#define RS_HOOK_KNOWN_FLAGS \
+  (RS_HOOK_FLAG_WANT_VERDICT | RS_HOOK_FLAG_NEW_PROCESS | RS_HOOK_FLAG_LAST)
 
 /* Verdicts (the same order as ringside::Verdict). */
 #define RS_HOOK_VERDICT_ALLOW 0

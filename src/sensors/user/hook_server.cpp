@@ -1,6 +1,8 @@
 #include "sensors/user/hook_server.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -35,7 +37,8 @@ constexpr int kMessagesPerWakeup = 64;  // then serve the other connections
 constexpr int64_t kWarningsPerSecond = 5;
 
 // Real uid of a live process (SO_PEERCRED reports the effective one), from the "Uid:" line of
-// /proc/PID/status: real, effective, saved, filesystem.
+// /proc/PID/status: real, effective, saved, filesystem. Only for a message that came without
+// SCM_CREDENTIALS, which carry the same for free.
 std::optional<uint32_t> real_uid_of(int32_t pid) {
   const std::string path = "/proc/" + std::to_string(pid) + "/status";
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -86,7 +89,13 @@ struct HookServerSensor::Impl {
   std::atomic<bool> default_allow{true};
   std::atomic<int> deadline_ms{200};
   std::thread thread;
-  std::unordered_map<int, HookPeer> peers;  // connection fd -> sender
+  // One per connected process. SO_PEERCRED is read at accept; the real uid comes with each
+  // message (SCM_CREDENTIALS: the listening socket has SO_PASSCRED).
+  struct Connection {
+    HookPeer peer;
+    std::optional<uint32_t> proc_uid;  // from /proc, when a message had no credentials
+  };
+  std::unordered_map<int, Connection> conns;  // connection fd -> sender
   std::vector<uint8_t> buf = std::vector<uint8_t>(RS_HOOK_MAX_MESSAGE);
   int64_t warn_window_ns = 0;
   int64_t warnings_in_window = 0;
@@ -95,8 +104,10 @@ struct HookServerSensor::Impl {
   Result<void> listen_socket();
   void loop();
   void accept_all();
-  void serve(int fd, uint32_t events);
-  // false: the connection must be closed (malformed input, peer gone).
+  // Reads what the connection has; false when it was closed (peer gone, malformed input).
+  bool serve(int fd, uint32_t events);
+  uint32_t real_uid(Connection& c, const msghdr& msg);
+  // false: the connection must be closed (malformed input, peer gone, last message).
   bool handle(int fd, const HookPeer& peer, std::span<const uint8_t> bytes);
   bool send_verdict(int fd, uint32_t seq, uint8_t verdict, std::string_view rule);
   void close_connection(int fd);
@@ -154,6 +165,11 @@ Result<void> HookServerSensor::Impl::listen_socket() {
 
   listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (listen_fd < 0) return errno_error("hook socket");
+  // Every message then carries its sender's pid and real uid and gid, from the kernel.
+  const int one = 1;
+  if (setsockopt(listen_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0) {
+    return errno_error("SO_PASSCRED on hook socket");
+  }
   if (bind(listen_fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     return errno_error("cannot bind hook socket " + socket_path);
   }
@@ -205,66 +221,104 @@ void HookServerSensor::Impl::accept_all() {
       close(fd);
       continue;
     }
-    if (peers.size() >= kMaxConnections) {
+    if (conns.size() >= kMaxConnections) {
       counters.dropped.fetch_add(1, std::memory_order_relaxed);
-      warn("hook_server: {} connections open, refusing pid {}", peers.size(), cred.pid);
+      warn("hook_server: {} connections open, refusing pid {}", conns.size(), cred.pid);
       close(fd);
       continue;
     }
-    HookPeer peer;
-    peer.pid = cred.pid;
-    peer.euid = cred.uid;
-    peer.gid = cred.gid;
-    peer.uid = cred.pid > 0 ? real_uid_of(cred.pid).value_or(cred.uid) : cred.uid;
+    Connection c;
+    c.peer.pid = cred.pid;
+    c.peer.euid = cred.uid;
+    c.peer.uid = cred.uid;
+    c.peer.gid = cred.gid;
+    conns.emplace(fd, c);
+    // A process that reports once and then runs another image has usually sent its message,
+    // and often closed, by the time it is accepted: serve it now, and watch only a connection
+    // that stays open.
+    if (!serve(fd, 0)) continue;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.fd = fd;
     if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
       counters.errors.fetch_add(1, std::memory_order_relaxed);
-      close(fd);
-      continue;
+      close_connection(fd);
     }
-    peers[fd] = peer;
   }
 }
 
-void HookServerSensor::Impl::serve(int fd, uint32_t events) {
-  auto it = peers.find(fd);
-  if (it == peers.end()) return;
-  const HookPeer peer = it->second;
+uint32_t HookServerSensor::Impl::real_uid(Connection& c, const msghdr& msg) {
+  std::optional<uint32_t> uid;
+  for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr;
+       cm = CMSG_NXTHDR(const_cast<msghdr*>(&msg), cm)) {
+    if (cm->cmsg_level != SOL_SOCKET) continue;
+    if (cm->cmsg_type == SCM_CREDENTIALS && cm->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
+      ucred u{};
+      std::memcpy(&u, CMSG_DATA(cm), sizeof u);
+      // Only a privileged sender can name another pid; then ask /proc about the real one.
+      if (u.pid == c.peer.pid) uid = u.uid;
+    } else if (cm->cmsg_type == SCM_RIGHTS) {  // nobody should send descriptors here
+      const size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < n; ++i) {
+        int passed = -1;
+        std::memcpy(&passed, CMSG_DATA(cm) + i * sizeof(int), sizeof passed);
+        close(passed);
+      }
+    }
+  }
+  if (uid) return *uid;
+  if (!c.proc_uid) {
+    c.proc_uid = c.peer.pid > 0 ? real_uid_of(c.peer.pid).value_or(c.peer.euid) : c.peer.euid;
+  }
+  return *c.proc_uid;
+}
+
+bool HookServerSensor::Impl::serve(int fd, uint32_t events) {
+  auto it = conns.find(fd);
+  if (it == conns.end()) return false;
+  Connection& c = it->second;
   for (int i = 0; i < kMessagesPerWakeup; ++i) {
     iovec iov{buf.data(), buf.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    const ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
-        if ((events & (EPOLLHUP | EPOLLERR)) != 0) close_connection(fd);
-        return;
+        if ((events & (EPOLLHUP | EPOLLERR)) != 0) {
+          close_connection(fd);
+          return false;
+        }
+        return true;
       }
       counters.errors.fetch_add(1, std::memory_order_relaxed);
       close_connection(fd);
-      return;
+      return false;
     }
     if (n == 0) {  // the process closed the connection (exec, exit) and everything was read
       close_connection(fd);
-      return;
+      return false;
     }
+    HookPeer peer = c.peer;
+    peer.uid = real_uid(c, msg);
     if ((msg.msg_flags & MSG_TRUNC) != 0) {
       counters.seen.fetch_add(1, std::memory_order_relaxed);
       counters.errors.fetch_add(1, std::memory_order_relaxed);
       warn("hook_server: dropped a message from pid {}: larger than {} bytes", peer.pid,
            RS_HOOK_MAX_MESSAGE);
       close_connection(fd);
-      return;
+      return false;
     }
     if (!handle(fd, peer, std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)))) {
       close_connection(fd);
-      return;
+      return false;
     }
   }
+  return true;
 }
 
 bool HookServerSensor::Impl::send_verdict(int fd, uint32_t seq, uint8_t verdict,
@@ -292,6 +346,12 @@ bool HookServerSensor::Impl::handle(int fd, const HookPeer& peer, std::span<cons
   HookMessage& m = decoded.value();
   Event& ev = m.event;
   try {
+    // With the identity the hash is a cache lookup, and enrichment need not open the file.
+    if (m.executable_identity) {
+      if (auto h = ctx->sha256_of(*ev.get_str(Field::kProcessExecutable), *m.executable_identity)) {
+        ev.set(Field::kProcessHashSha256, *h);
+      }
+    }
     std::optional<policy::Decision> decision;
     bool delivered = false;
     auto answer = [&](bool allow) {
@@ -326,21 +386,21 @@ bool HookServerSensor::Impl::handle(int fd, const HookPeer& peer, std::span<cons
     // The pending verdict has answered the fail-mode default on the way out.
     counters.errors.fetch_add(1, std::memory_order_relaxed);
     warn("hook_server: cannot decide on a message from pid {}: {}", peer.pid, e.what());
-    return true;
+    return !m.last;
   }
+  const bool more = !m.last;
   ctx->emit(std::move(ev));
-  return true;
+  return more;
 }
 
 void HookServerSensor::Impl::close_connection(int fd) {
-  epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
-  close(fd);
-  peers.erase(fd);
+  conns.erase(fd);
+  close(fd);  // also leaves the epoll set: connection descriptors are never duplicated
 }
 
 void HookServerSensor::Impl::close_all() {
-  for (const auto& [fd, peer] : peers) close(fd);
-  peers.clear();
+  for (const auto& [fd, c] : conns) close(fd);
+  conns.clear();
   for (int* fd : {&listen_fd, &epoll_fd, &stop_fd}) {
     if (*fd >= 0) close(*fd);
     *fd = -1;
@@ -408,6 +468,16 @@ Result<void> HookServerSensor::apply_policy(const policy::Policy& policy) {
   s.state->publish(exec_deny ? RS_HOOK_OP_EXEC : 0,
                    static_cast<uint32_t>(settings.decision_deadline_ms),
                    settings.fail_mode == policy::FailMode::kClosed);
+  // While nobody waits for a verdict, the server thread is SCHED_BATCH: woken by a reporter's
+  // connect, it no longer preempts the reporter on its CPU before the message is even sent
+  // (which cost two wake-ups and two preemptions per report instead of one, measured). A
+  // policy that makes callers wait gets the default policy back, and with it the prompt
+  // wake-up a waiting caller needs.
+  const sched_param none{};
+  const int sched = exec_deny ? SCHED_OTHER : SCHED_BATCH;
+  if (const int err = pthread_setschedparam(s.thread.native_handle(), sched, &none); err != 0) {
+    log().debug("hook server: scheduling policy unchanged: {}", errno_text(err));
+  }
   log().debug("hook server: exec {} a verdict (deadline {} ms, fail-{})",
               exec_deny ? "waits for" : "does not wait for", settings.decision_deadline_ms,
               settings.fail_mode == policy::FailMode::kClosed ? "closed" : "open");

@@ -6,7 +6,8 @@
  * exec family (execve execv execvp execvpe execl execlp execle fexecve execveat
  * execveat_empty) and posix_spawn/posix_spawnp run TARGET with argv ARGV0 ARG... (the execl
  * forms take at most three ARGs); system and popen run TARGET as a shell command. Prints
- * "caller pid=N" first, then how the call went.
+ * "caller pid=N" first, then how the call went. With HOOK_CALLER_CHDIR set it first changes
+ * to that directory, so that TARGET may be a relative path.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,6 +49,8 @@ int main(int argc, char** argv) {
   const int nargs = argc > 3 ? argc - 3 : 1;
   const char* a[4] = {NULL, NULL, NULL, NULL};
   for (int i = 0; i < nargs && i < 4; ++i) a[i] = args[i];
+  const char* dir = getenv("HOOK_CALLER_CHDIR");
+  if (dir != NULL && chdir(dir) != 0) return failed("chdir");
   printf("caller pid=%d\n", (int)getpid());
   fflush(stdout);
 

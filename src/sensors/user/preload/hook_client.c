@@ -1,40 +1,43 @@
 /* The hook's side of the agent connection: connect, send, and wait for a verdict with a
- * deadline. Never blocks longer than the deadline, never raises SIGPIPE. */
+ * deadline. Never blocks longer than the deadline, never raises SIGPIPE, never touches errno
+ * (raw system calls: this runs between fork and execve). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "hook_logic.h"
+#include "hook_syscall.h"
 
-int rs_hook_connect(const char* socket_path) {
+int rs_hook_connect_raw(const char* socket_path) {
   struct sockaddr_un addr;
-  memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;
-  const size_t len = socket_path == NULL ? 0 : strlen(socket_path);
-  if (len == 0 || len >= sizeof addr.sun_path) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  memcpy(addr.sun_path, socket_path, len + 1);
-  const int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
-  if (connect(fd, (const struct sockaddr*)&addr, sizeof addr) != 0) {
-    const int saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
+  const size_t len = socket_path == NULL ? 0 : rs_strlen(socket_path);
+  if (len == 0 || len >= sizeof addr.sun_path) return -ENAMETOOLONG;
+  rs_copy(addr.sun_path, socket_path, len + 1);
+  const int fd = rs_sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return fd;
+  const size_t addr_len = offsetof(struct sockaddr_un, sun_path) + len + 1;
+  const int r = rs_sys_connect(fd, &addr, addr_len);
+  if (r != 0) {
+    rs_sys_close(fd);
+    return r;
   }
   return fd;
 }
 
+int rs_hook_connect(const char* socket_path) {
+  const int fd = rs_hook_connect_raw(socket_path);
+  if (fd >= 0) return fd;
+  errno = -fd;
+  return -1;
+}
+
 static int64_t monotonic_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  struct timespec ts = {0, 0};
+  RS_SYS(SYS_clock_gettime, CLOCK_MONOTONIC, &ts, 0);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -44,11 +47,10 @@ static int wait_for(int fd, short events, int64_t deadline) {
     const int64_t left = deadline - monotonic_ms();
     if (left <= 0) return 0;
     struct pollfd p = {.fd = fd, .events = events, .revents = 0};
-    const int n = poll(&p, 1, (int)left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
+    struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000};
+    const long n = rs_sys6(SYS_ppoll, (long)&p, 1, (long)&ts, 0, 8, 0);
+    if (n == -EINTR) continue;
+    if (n < 0) return -1;
     if (n == 0) return 0;
     if ((p.revents & events) != 0) return 1;
     if ((p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) return -1;
@@ -57,13 +59,13 @@ static int wait_for(int fd, short events, int64_t deadline) {
 
 int rs_hook_exchange(int fd, const uint8_t* msg, size_t len, int want_verdict, uint32_t seq,
                      int deadline_ms, int* verdict) {
-  const int64_t deadline = monotonic_ms() + (deadline_ms > 0 ? deadline_ms : 0);
+  const int64_t deadline = want_verdict ? monotonic_ms() + (deadline_ms > 0 ? deadline_ms : 0) : 0;
   while (1) {
-    const ssize_t n = send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n == (ssize_t)len) break;
+    const long n = rs_sys_send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n == (long)len) break;
     if (n >= 0) return RS_HOOK_UNREACHABLE; /* a datagram socket never sends part of one */
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != ENOBUFS) return RS_HOOK_UNREACHABLE;
+    if (n == -EINTR) continue;
+    if (n != -EAGAIN && n != -ENOBUFS) return RS_HOOK_UNREACHABLE;
     if (!want_verdict) return RS_HOOK_BUSY;
     const int ready = wait_for(fd, POLLOUT, deadline);
     if (ready == 0) return RS_HOOK_TIMEOUT;
@@ -75,10 +77,10 @@ int rs_hook_exchange(int fd, const uint8_t* msg, size_t len, int want_verdict, u
     const int ready = wait_for(fd, POLLIN, deadline);
     if (ready == 0) return RS_HOOK_TIMEOUT;
     if (ready < 0) return RS_HOOK_UNREACHABLE;
-    const ssize_t n = recv(fd, reply, sizeof reply, MSG_DONTWAIT);
+    const long n = rs_sys_recv(fd, reply, sizeof reply, MSG_DONTWAIT);
     if (n == 0) return RS_HOOK_UNREACHABLE;
     if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
+      if (n == -EINTR || n == -EAGAIN) continue;
       return RS_HOOK_UNREACHABLE;
     }
     uint32_t got_seq = 0;

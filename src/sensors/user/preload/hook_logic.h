@@ -2,7 +2,9 @@
  * resolution, the state file and the agent connection. Built twice: into
  * libringside-preload.so (no sanitizers, hidden) and into the static ringside_hook_logic that
  * the agent and the tests link. Nothing here allocates from the heap (hooks may run before
- * malloc is usable) and nothing here calls a hooked function.
+ * malloc is usable) and nothing here calls a hooked function. What a hook runs between fork
+ * and execve (encoding, PATH search, the state file, the connection) makes its system calls
+ * through hook_syscall.h and copies strings with the helpers below, not libc's.
  */
 #ifndef RINGSIDE_HOOK_LOGIC_H
 #define RINGSIDE_HOOK_LOGIC_H
@@ -15,6 +17,29 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- string helpers (loops the preload is compiled not to turn into libc calls) */
+
+static inline size_t rs_strlen(const char* s) {
+  size_t n = 0;
+  while (s[n] != '\0') ++n;
+  return n;
+}
+static inline void rs_copy(void* dst, const void* src, size_t n) {
+  unsigned char* d = (unsigned char*)dst;
+  const unsigned char* p = (const unsigned char*)src;
+  for (size_t i = 0; i < n; ++i) d[i] = p[i];
+}
+/* rs_copy for overlapping ranges. */
+static inline void rs_move(void* dst, const void* src, size_t n) {
+  unsigned char* d = (unsigned char*)dst;
+  const unsigned char* p = (const unsigned char*)src;
+  if (d <= p) {
+    for (size_t i = 0; i < n; ++i) d[i] = p[i];
+  } else {
+    for (size_t i = n; i > 0; --i) d[i - 1] = p[i - 1];
+  }
+}
 
 /* ---- encoding */
 
@@ -37,6 +62,14 @@ int rs_hook_put_str(struct rs_hook_writer* w, uint16_t field, const char* s, siz
 /* Writes the payload length into the header; returns the message size. */
 size_t rs_hook_writer_finish(struct rs_hook_writer* w);
 
+/* Which file a path named when it was resolved (RS_HOOK_FIELD_EXECUTABLE_IDENTITY). */
+struct rs_file_id {
+  int valid; /* a regular file was found */
+  uint64_t dev;
+  uint64_t ino;
+  int64_t mtime_ns;
+};
+
 /* One exec-type operation as a hook saw it, before it happened. */
 struct rs_exec_report {
   const char* hook;              /* interposed function, e.g. "execvp" */
@@ -46,13 +79,16 @@ struct rs_exec_report {
   const char* command_line;      /* system/popen only, else NULL */
   int64_t thread_id;
   int new_process; /* spawn-type (posix_spawn*, system, popen): the caller is the parent */
+  int last;        /* nothing follows on this connection (RS_HOOK_FLAG_LAST) */
+  const struct rs_file_id* identity; /* of the executable; NULL or !valid: not sent */
 };
 
 /* Size of the message without truncation, capped at RS_HOOK_MAX_MESSAGE + 1. */
 size_t rs_hook_exec_size(const struct rs_exec_report* r);
-/* Encodes an EVENT(process.exec) into buf (cap >= RS_HOOK_MIN_EXEC_BUFFER, at most
- * RS_HOOK_MAX_MESSAGE is used), cutting process.args and process.command_line to fit.
- * Returns the message size, or 0 when cap is too small or a bounded field is too long. */
+/* Encodes an EVENT(process.exec) into buf (at most RS_HOOK_MAX_MESSAGE is used). A message
+ * that fits is written whole into any cap; otherwise, with cap >= RS_HOOK_MIN_EXEC_BUFFER,
+ * process.args and process.command_line are cut to fit. Returns the message size, or 0 when
+ * it does not fit (cap too small to cut into) or a bounded field is too long. */
 size_t rs_hook_encode_exec(const struct rs_exec_report* r, uint32_t seq, int want_verdict,
                            uint8_t* buf, size_t cap);
 
@@ -98,16 +134,42 @@ int rs_hook_parse_verdict(const uint8_t* buf, size_t len, uint32_t* seq, int* ve
 /* ---- paths */
 
 /* Resolves path (relative ones against base_dir, which must be absolute) to an absolute path
- * with every symbolic link, "." and ".." resolved, as the kernel names an executable image.
- * 0: resolved; 1: some component does not exist, the rest was joined lexically; -1: too long
- * or invalid arguments (out is then empty). */
+ * with every symbolic link, "." and ".." resolved, as the kernel names an executable image, in
+ * the caller's own root. 0: resolved; 1: some component does not exist, the rest was joined
+ * lexically; -1: too long or invalid arguments (out is then empty). */
 int rs_resolve_path(const char* base_dir, const char* path, char* out, size_t cap);
+/* The same, and when the path names a regular file, its identity in *id (id may be NULL). */
+int rs_resolve_path_id(const char* base_dir, const char* path, char* out, size_t cap,
+                       struct rs_file_id* id);
 /* execvp-style search of file (no '/') through path_list (NULL: "/bin:/usr/bin"; an empty
- * element means the current directory): the first regular file the caller may execute,
- * resolved. 0: found; -1: not found. */
-int rs_search_path(const char* file, const char* path_list, const char* cwd, char* out, size_t cap);
+ * element means the current directory): the first regular file the caller may execute, as
+ * execvp will pass it to the kernel ("dir/file", relative when the element is), unresolved.
+ * 0: found; -1: not found; -2: a candidate before the answer is longer than cap (< PATH_MAX). */
+int rs_search_path(const char* file, const char* path_list, char* out, size_t cap);
 /* Path of an open descriptor from /proc/self/fd; -1 when unavailable. */
 int rs_fd_path(int fd, char* out, size_t cap);
+
+/* How a hooked call names the executable it is about to run. */
+enum rs_exe_kind {
+  RS_EXE_PATH,   /* path: absolute or relative to the working directory (execve) */
+  RS_EXE_SEARCH, /* path: a name searched through path_list unless it has a '/' (execvp) */
+  RS_EXE_FD,     /* fd: an open file (fexecve) */
+  RS_EXE_AT,     /* path relative to the directory fd, or fd itself with AT_EMPTY_PATH */
+};
+struct rs_exe_spec {
+  enum rs_exe_kind kind;
+  const char* path;
+  int fd;
+  int at_flags;
+  const char* path_list; /* RS_EXE_SEARCH: the caller's PATH (NULL: unset) */
+};
+#define RS_EXE_NEEDS_ROOM 2
+/* The executable the call will run, absolute and resolved (rs_resolve_path), into buf, and its
+ * identity into *id. cwd: the caller's working directory, NULL when unknown. 0: found; -1:
+ * nothing to report (the call fails on its own, or names a relative path with no known
+ * directory); RS_EXE_NEEDS_ROOM: buf is shorter than PATH_MAX and too short for this one. */
+int rs_find_executable(const struct rs_exe_spec* spec, const char* cwd, char* buf, size_t cap,
+                       struct rs_file_id* id);
 
 /* ---- state file */
 
@@ -117,6 +179,10 @@ void rs_hook_state_unmap(const struct rs_hook_state* state);
 /* A consistent snapshot (sequence lock); view->valid is 0 when state is NULL, the magic or
  * version is wrong, or the writer never finished. */
 void rs_hook_state_read(const struct rs_hook_state* state, struct rs_hook_state_view* view);
+/* The same snapshot read from the file itself, without mapping it: what a process that reports
+ * once and then becomes another image (a fork child before exec) uses, since a fresh mapping
+ * costs more than two reads. */
+void rs_hook_state_read_file(const char* path, struct rs_hook_state_view* view);
 /* The agent's side: one update of a writable mapping (fills magic, version and size). */
 void rs_hook_state_write(struct rs_hook_state* state, uint32_t sync_ops, uint32_t deadline_ms,
                          uint32_t fail_closed, int32_t agent_pid);
@@ -133,6 +199,8 @@ enum rs_hook_exchange_result {
 
 /* Non-blocking, close-on-exec SOCK_SEQPACKET connection; -1 on failure (errno set). */
 int rs_hook_connect(const char* socket_path);
+/* The same, returning -errno on failure and leaving errno alone. */
+int rs_hook_connect_raw(const char* socket_path);
 /* Sends msg; when want_verdict waits up to deadline_ms for the VERDICT with this seq (older
  * replies are skipped) and stores it in *verdict. */
 int rs_hook_exchange(int fd, const uint8_t* msg, size_t len, int want_verdict, uint32_t seq,

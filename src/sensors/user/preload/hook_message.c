@@ -1,9 +1,8 @@
 /* Encoding and parsing of hook messages (format: sensors/user/hook_protocol.h). */
-#include <string.h>
-
 #include "hook_logic.h"
 
 #define RS_TLV_INT_SIZE (RS_HOOK_TLV_HEADER_SIZE + 8)
+#define RS_TLV_IDENTITY_SIZE (RS_HOOK_TLV_HEADER_SIZE + RS_HOOK_IDENTITY_SIZE)
 #define RS_TLV_MAX_VALUE 0xFFFFu
 
 static const char kFieldArgs[] = "process.args";
@@ -41,7 +40,7 @@ static int put_tlv(struct rs_hook_writer* w, uint16_t field, const void* value, 
   uint8_t* p = w->buf + w->len;
   rs_put_u16(p, field);
   rs_put_u16(p + 2, (uint16_t)len);
-  if (len > 0) memcpy(p + RS_HOOK_TLV_HEADER_SIZE, value, len);
+  rs_copy(p + RS_HOOK_TLV_HEADER_SIZE, value, len);
   w->len += RS_HOOK_TLV_HEADER_SIZE + len;
   return 0;
 }
@@ -65,7 +64,7 @@ size_t rs_hook_writer_finish(struct rs_hook_writer* w) {
 /* ---- process.exec */
 
 static size_t str_tlv_size(const char* s) {
-  return s == NULL ? 0 : RS_HOOK_TLV_HEADER_SIZE + strlen(s);
+  return s == NULL ? 0 : RS_HOOK_TLV_HEADER_SIZE + rs_strlen(s);
 }
 
 static size_t count_args(char* const* argv) {
@@ -81,10 +80,11 @@ size_t rs_hook_exec_size(const struct rs_exec_report* r) {
   size_t n = RS_HOOK_HEADER_SIZE + str_tlv_size(r->hook) + str_tlv_size(r->executable) +
              str_tlv_size(r->working_directory) + str_tlv_size(r->command_line) +
              2 * RS_TLV_INT_SIZE;
+  if (r->identity != NULL && r->identity->valid) n += RS_TLV_IDENTITY_SIZE;
   const size_t argc = count_args(r->argv);
   if (argc > RS_HOOK_MAX_LIST_ELEMENTS) return too_big;
   for (size_t i = 0; i < argc && n <= RS_HOOK_MAX_MESSAGE; ++i) n += str_tlv_size(r->argv[i]);
-  if (r->command_line != NULL && strlen(r->command_line) > RS_HOOK_MAX_COMMAND_LINE) {
+  if (r->command_line != NULL && rs_strlen(r->command_line) > RS_HOOK_MAX_COMMAND_LINE) {
     return too_big;
   }
   return n > RS_HOOK_MAX_MESSAGE ? too_big : n;
@@ -95,28 +95,39 @@ size_t rs_hook_encode_exec(const struct rs_exec_report* r, uint32_t seq, int wan
   if (r->hook == NULL || r->executable == NULL) return 0;
   uint16_t flags = want_verdict ? RS_HOOK_FLAG_WANT_VERDICT : 0;
   if (r->new_process) flags |= RS_HOOK_FLAG_NEW_PROCESS;
+  if (r->last) flags |= RS_HOOK_FLAG_LAST;
   struct rs_hook_writer w;
   rs_hook_writer_init(&w, buf, cap, RS_HOOK_MSG_EVENT, seq, RS_EVENT_PROCESS_EXEC, flags);
-  if (w.cap < RS_HOOK_MIN_EXEC_BUFFER) return 0;
+  /* A message that fits is written whole; cutting one needs room for every bounded field. */
+  const int whole = rs_hook_exec_size(r) <= w.cap;
+  if (!whole && w.cap < RS_HOOK_MIN_EXEC_BUFFER) return 0;
 
-  const size_t hook_len = strlen(r->hook);
+  const size_t hook_len = rs_strlen(r->hook);
   if (hook_len > RS_HOOK_MAX_HOOK_NAME) return 0;
+  const size_t exe_len = rs_strlen(r->executable);
   const size_t argc = count_args(r->argv);
   if (rs_hook_put_str(&w, RS_FIELD_RINGSIDE_HOOK, r->hook, hook_len) != 0 ||
-      rs_hook_put_str(&w, RS_FIELD_PROCESS_EXECUTABLE, r->executable, strlen(r->executable)) != 0 ||
+      rs_hook_put_str(&w, RS_FIELD_PROCESS_EXECUTABLE, r->executable, exe_len) != 0 ||
       (r->working_directory != NULL &&
        rs_hook_put_str(&w, RS_FIELD_PROCESS_WORKING_DIRECTORY, r->working_directory,
-                       strlen(r->working_directory)) != 0) ||
+                       rs_strlen(r->working_directory)) != 0) ||
       rs_hook_put_int(&w, RS_FIELD_PROCESS_THREAD_ID, r->thread_id) != 0 ||
       rs_hook_put_int(&w, RS_FIELD_PROCESS_ARGS_COUNT, (int64_t)argc) != 0) {
     return 0;
   }
-  if (w.cap - w.len < RS_TRAILER_SIZE) return 0;
-  /* From here on everything is cut to leave room for the trailer. */
-  const size_t limit = w.cap - RS_TRAILER_SIZE;
+  if (r->identity != NULL && r->identity->valid) {
+    uint8_t id[RS_HOOK_IDENTITY_SIZE];
+    rs_put_u64(id, r->identity->dev);
+    rs_put_u64(id + 8, r->identity->ino);
+    rs_put_u64(id + 16, (uint64_t)r->identity->mtime_ns);
+    if (put_tlv(&w, RS_HOOK_FIELD_EXECUTABLE_IDENTITY, id, sizeof id) != 0) return 0;
+  }
+  if (!whole && w.cap - w.len < RS_TRAILER_SIZE) return 0;
+  /* From here on everything is cut to leave room for the trailer (never needed when whole). */
+  const size_t limit = whole ? w.cap : w.cap - RS_TRAILER_SIZE;
   int cut_command_line = 0;
   if (r->command_line != NULL) {
-    size_t len = strlen(r->command_line);
+    size_t len = rs_strlen(r->command_line);
     if (len > RS_HOOK_MAX_COMMAND_LINE) {
       len = RS_HOOK_MAX_COMMAND_LINE;
       cut_command_line = 1;
@@ -134,7 +145,7 @@ size_t rs_hook_encode_exec(const struct rs_exec_report* r, uint32_t seq, int wan
   }
   int cut_args = 0;
   for (size_t i = 0; i < argc; ++i) {
-    const size_t len = strlen(r->argv[i]);
+    const size_t len = rs_strlen(r->argv[i]);
     const int last_slot = i + 1 == RS_HOOK_MAX_LIST_ELEMENTS && argc > RS_HOOK_MAX_LIST_ELEMENTS;
     if (last_slot || len > RS_TLV_MAX_VALUE || limit - w.len < RS_HOOK_TLV_HEADER_SIZE + len) {
       cut_args = 1;
@@ -232,7 +243,7 @@ size_t rs_hook_encode_verdict(uint32_t seq, int verdict, const char* rule, size_
   p[0] = (uint8_t)verdict;
   p[1] = 0;
   rs_put_u16(p + 2, (uint16_t)rule_len);
-  if (rule_len > 0) memcpy(p + 4, rule, rule_len);
+  rs_copy(p + 4, rule, rule_len);
   return total;
 }
 
@@ -252,7 +263,7 @@ int rs_hook_parse_verdict(const uint8_t* buf, size_t len, uint32_t* seq, int* ve
   *verdict = p[0];
   if (rule != NULL && rule_cap > 0) {
     const size_t n = rule_len < rule_cap - 1 ? rule_len : rule_cap - 1;
-    memcpy(rule, p + 4, n);
+    rs_copy(rule, p + 4, n);
     rule[n] = '\0';
   }
   return RS_HOOK_OK;

@@ -7,26 +7,33 @@
 #include <unistd.h>
 
 #include "hook_logic.h"
+#include "hook_syscall.h"
 
 /* A reader that keeps seeing an odd generation gives up: the writer died mid-update. */
 #define RS_STATE_READ_ATTEMPTS 64
 
+static int open_state(const char* path) {
+  if (path == NULL) return -1;
+  /* O_NONBLOCK: a FIFO planted at the path must not make a hooked process wait. */
+  return rs_sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+}
+
 const struct rs_hook_state* rs_hook_state_map(const char* path) {
-  if (path == NULL) return NULL;
-  const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  const int fd = open_state(path);
   if (fd < 0) return NULL;
   struct stat st;
   void* map = MAP_FAILED;
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+  if (rs_sys_fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
       st.st_size >= (off_t)sizeof(struct rs_hook_state)) {
-    map = mmap(NULL, sizeof(struct rs_hook_state), PROT_READ, MAP_SHARED, fd, 0);
+    map = rs_sys_mmap(NULL, sizeof(struct rs_hook_state), PROT_READ, MAP_SHARED, fd, 0);
+    if (rs_sys_mmap_failed(map)) map = MAP_FAILED;
   }
-  close(fd);
+  rs_sys_close(fd);
   return map == MAP_FAILED ? NULL : (const struct rs_hook_state*)map;
 }
 
 void rs_hook_state_unmap(const struct rs_hook_state* state) {
-  if (state != NULL) munmap((void*)state, sizeof *state);
+  if (state != NULL) rs_sys_munmap((void*)state, sizeof *state);
 }
 
 void rs_hook_state_read(const struct rs_hook_state* state, struct rs_hook_state_view* view) {
@@ -47,6 +54,30 @@ void rs_hook_state_read(const struct rs_hook_state* state, struct rs_hook_state_
     view->valid = magic == RS_HOOK_STATE_MAGIC && version == RS_HOOK_STATE_VERSION;
     return;
   }
+}
+
+void rs_hook_state_read_file(const char* path, struct rs_hook_state_view* view) {
+  view->valid = 0;
+  const int fd = open_state(path);
+  if (fd < 0) return;
+  /* A read is not atomic against the writer's stores: two equal copies with an even
+   * generation are a consistent one (every update moves the generation on by two). */
+  struct rs_hook_state a;
+  struct rs_hook_state b;
+  for (int attempt = 0; attempt < RS_STATE_READ_ATTEMPTS; ++attempt) {
+    if (rs_sys_pread(fd, &a, sizeof a, 0) != (long)sizeof a ||
+        rs_sys_pread(fd, &b, sizeof b, 0) != (long)sizeof b) {
+      break; /* absent, or shorter than a state (never published) */
+    }
+    const unsigned char* pa = (const unsigned char*)&a;
+    const unsigned char* pb = (const unsigned char*)&b;
+    size_t same = 0;
+    while (same < sizeof a && pa[same] == pb[same]) ++same;
+    if (same != sizeof a || (a.generation & 1U) != 0) continue;
+    rs_hook_state_read(&a, view);
+    break;
+  }
+  rs_sys_close(fd);
 }
 
 void rs_hook_state_write(struct rs_hook_state* state, uint32_t sync_ops, uint32_t deadline_ms,

@@ -10,13 +10,23 @@
  *   - a thread-local flag makes a hook called from inside a hook (signal handler, future file
  *     hooks used by this code) go straight to libc;
  *   - nothing is allocated from the heap: stack buffers, and an anonymous mapping for the rare
- *     message larger than the stack buffer;
- *   - the connection belongs to one pid: a fork child drops the inherited one (pthread_atfork)
- *     and a child the fork handler never saw (vfork, clone) uses a private connection for the
- *     call, so SO_PEERCRED always names the process that is reporting;
+ *     report larger than them;
+ *   - the connection belongs to the process that loaded the library (g_pid). Any other pid is
+ *     a child made by fork, vfork or clone, which may share our memory (vfork) or not (fork)
+ *     and cannot tell which: it writes no global, reads the state file instead of mapping it,
+ *     and reports on a private connection it closes right away, so SO_PEERCRED always names
+ *     the process that is reporting;
  *   - a descriptor the program closed or reused is recognised (device and inode) and never
  *     written to or closed;
  *   - without an agent the call proceeds (fail-open) unless the fail mode says closed.
+ *
+ * Cost: a fork child that execs pays for every page it touches before execve (fork copies no
+ * page table of a file mapping, and every written page is copied), so the report path makes
+ * raw system calls (hook_syscall.h), builds the report in one small stack scratch area, copies
+ * strings with its own loops and writes no global in a child. The executable's path is still
+ * resolved here rather than by the agent: the walk costs the caller about 5 us, while the
+ * agent, which must go through /proc/PID/root and prove the pid was not reused, spent about
+ * 25 us on it (measured), and cannot do it at all once a fire-and-forget caller has exited.
  * Semantics, wire format and fail modes: sensors/user/hook_protocol.h.
  */
 #define _GNU_SOURCE
@@ -24,22 +34,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
+#include <linux/futex.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "hook_logic.h"
+#include "hook_syscall.h"
 
 #define RS_EXPORT __attribute__((visibility("default")))
 #define RS_DEFAULT_DEADLINE_MS 200
-#define RS_STACK_MESSAGE 4096
 
 extern char** environ;
 
@@ -65,17 +74,17 @@ static struct {
   popen_fn popen;
 } real;
 
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static int g_ready;
+enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
+static int g_init;
+static int g_pid; /* the process that loaded the library */
 static char g_socket[sizeof(((struct sockaddr_un*)NULL)->sun_path)];
-static char g_state_path[PATH_MAX];
 static int g_env_fail = -1; /* RINGSIDE_HOOK_FAIL: -1 unset, 0 open, 1 closed */
 static const struct rs_hook_state* g_state;
 static uint32_t g_seq;
 
-/* The connection of process g_owner_pid, guarded by g_conn_mu. */
-static pthread_mutex_t g_conn_mu = PTHREAD_MUTEX_INITIALIZER;
-static pid_t g_owner_pid;
+/* The connection of process g_pid, guarded by g_conn_lock (a futex word: 0 free, 1 held,
+ * 2 held with waiters). */
+static int g_conn_lock;
 static int g_conn_fd = -1;
 static dev_t g_conn_dev;
 static ino_t g_conn_ino;
@@ -85,7 +94,7 @@ static __thread int t_in_hook __attribute__((tls_model("initial-exec")));
 static void die(const char* msg) {
   static const char prefix[] = "ringside-preload: ";
   ssize_t ignored = write(STDERR_FILENO, prefix, sizeof prefix - 1);
-  ignored = write(STDERR_FILENO, msg, strlen(msg));
+  ignored = write(STDERR_FILENO, msg, rs_strlen(msg));
   ignored = write(STDERR_FILENO, "\n", 1);
   (void)ignored;
   abort();
@@ -97,26 +106,24 @@ static void* resolve(const char* name, void* hook) {
   return f;
 }
 
-/* The connection is ours only if the descriptor still names the socket we opened. */
-static int conn_is_ours(void) {
-  struct stat st;
-  return g_conn_fd >= 0 && fstat(g_conn_fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
-         st.st_dev == g_conn_dev && st.st_ino == g_conn_ino;
+/* getenv without libc's text: the value of NAME in environ, or NULL. */
+static const char* env_value(const char* name) {
+  const size_t n = rs_strlen(name);
+  for (char** e = environ; e != NULL && *e != NULL; ++e) {
+    const char* s = *e;
+    size_t i = 0;
+    while (i < n && s[i] == name[i]) ++i;
+    if (i == n && s[n] == '=') return s + n + 1;
+  }
+  return NULL;
 }
 
-static void drop_connection(void) {
-  if (conn_is_ours()) close(g_conn_fd);
-  g_conn_fd = -1;
+static int same_string(const char* a, const char* b) {
+  while (*a != '\0' && *a == *b) ++a, ++b;
+  return *a == *b;
 }
 
-static void after_fork_child(void) {
-  /* Single-threaded here: the inherited connection names the parent, so let it go. */
-  drop_connection();
-  g_owner_pid = getpid();
-  pthread_mutex_init(&g_conn_mu, NULL);
-}
-
-static void init_once(void) {
+static void init(void) {
   real.execve = (execve_fn)resolve("execve", (void*)execve);
   real.execv = (execv_fn)resolve("execv", (void*)execv);
   real.execvp = (execv_fn)resolve("execvp", (void*)execvp);
@@ -128,59 +135,114 @@ static void init_once(void) {
   real.system = (system_fn)resolve("system", (void*)system);
   real.popen = (popen_fn)resolve("popen", (void*)popen);
 
-  const char* sock = getenv("RINGSIDE_SOCKET");
+  const char* sock = env_value("RINGSIDE_SOCKET");
   if (sock == NULL || sock[0] == '\0') sock = RS_HOOK_DEFAULT_SOCKET;
-  const size_t len = strlen(sock);
-  if (len < sizeof g_socket && len + sizeof RS_HOOK_STATE_SUFFIX <= sizeof g_state_path) {
-    memcpy(g_socket, sock, len + 1);
-    memcpy(g_state_path, sock, len + 1);
-    memcpy(g_state_path + len, RS_HOOK_STATE_SUFFIX, sizeof RS_HOOK_STATE_SUFFIX);
-  }
-  const char* fail = getenv("RINGSIDE_HOOK_FAIL");
-  if (fail != NULL && strcmp(fail, "closed") == 0) g_env_fail = 1;
-  if (fail != NULL && strcmp(fail, "open") == 0) g_env_fail = 0;
+  const size_t len = rs_strlen(sock);
+  if (len < sizeof g_socket) rs_copy(g_socket, sock, len + 1);
+  const char* fail = env_value("RINGSIDE_HOOK_FAIL");
+  if (fail != NULL && same_string(fail, "closed")) g_env_fail = 1;
+  if (fail != NULL && same_string(fail, "open")) g_env_fail = 0;
+  g_pid = rs_sys_getpid();
+}
 
-  g_owner_pid = getpid();
-  pthread_atfork(NULL, NULL, after_fork_child);
-  __atomic_store_n(&g_ready, 1, __ATOMIC_RELEASE);
+static void ensure_init(void) {
+  if (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) == INIT_DONE) return;
+  int expected = INIT_NONE;
+  if (__atomic_compare_exchange_n(&g_init, &expected, INIT_RUNNING, 0, __ATOMIC_ACQ_REL,
+                                  __ATOMIC_ACQUIRE)) {
+    init();
+    __atomic_store_n(&g_init, INIT_DONE, __ATOMIC_RELEASE);
+    return;
+  }
+  /* Another thread is initialising (a hook called from another library's constructor). */
+  while (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) != INIT_DONE) RS_SYS(SYS_sched_yield, 0, 0, 0);
 }
 
 __attribute__((constructor)) static void rs_preload_constructor(void) {
-  pthread_once(&g_once, init_once);
+  t_in_hook = 1; /* a hook run by a signal during init goes straight to libc */
+  ensure_init();
+  t_in_hook = 0;
 }
 
-/* A hook can run before our constructor (from another library's constructor). */
-static void ensure_init(void) {
-  if (!__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE)) pthread_once(&g_once, init_once);
+/* ---- the state file and the connection */
+
+/* socket path + ".state"; empty when there is no socket path. */
+struct state_path {
+  char s[sizeof g_socket + sizeof RS_HOOK_STATE_SUFFIX];
+};
+static void state_path(struct state_path* p) {
+  const size_t len = rs_strlen(g_socket);
+  p->s[0] = '\0';
+  if (len == 0) return;
+  rs_copy(p->s, g_socket, len);
+  rs_copy(p->s + len, RS_HOOK_STATE_SUFFIX, sizeof RS_HOOK_STATE_SUFFIX);
 }
 
-static const struct rs_hook_state* current_state(void) {
-  const struct rs_hook_state* s = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
-  if (s != NULL || g_state_path[0] == '\0') return s;
-  s = rs_hook_state_map(g_state_path);
-  if (s == NULL) return NULL;
-  const struct rs_hook_state* expected = NULL;
-  if (!__atomic_compare_exchange_n(&g_state, &expected, s, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-    rs_hook_state_unmap(s);
-    return expected;
+/* The process that loaded the library maps the state file once; a child reads it. */
+static void read_state(int owner, struct rs_hook_state_view* view) {
+  struct state_path path;
+  state_path(&path);
+  if (!owner) {
+    rs_hook_state_read_file(path.s[0] != '\0' ? path.s : NULL, view);
+    return;
   }
-  return s;
+  const struct rs_hook_state* s = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
+  if (s == NULL && path.s[0] != '\0') {
+    s = rs_hook_state_map(path.s);
+    const struct rs_hook_state* expected = NULL;
+    if (s != NULL && !__atomic_compare_exchange_n(&g_state, &expected, s, 0, __ATOMIC_ACQ_REL,
+                                                  __ATOMIC_ACQUIRE)) {
+      rs_hook_state_unmap(s);
+      s = expected;
+    }
+  }
+  rs_hook_state_read(s, view);
 }
 
-/* Sends on this process's shared connection, reconnecting once when it went stale. */
+static void conn_lock(void) {
+  int c = 0;
+  if (__atomic_compare_exchange_n(&g_conn_lock, &c, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+    return;
+  }
+  if (c != 2) c = __atomic_exchange_n(&g_conn_lock, 2, __ATOMIC_ACQUIRE);
+  while (c != 0) {
+    rs_sys_futex(&g_conn_lock, FUTEX_WAIT_PRIVATE, 2);
+    c = __atomic_exchange_n(&g_conn_lock, 2, __ATOMIC_ACQUIRE);
+  }
+}
+
+static void conn_unlock(void) {
+  if (__atomic_exchange_n(&g_conn_lock, 0, __ATOMIC_RELEASE) == 2) {
+    rs_sys_futex(&g_conn_lock, FUTEX_WAKE_PRIVATE, 1);
+  }
+}
+
+/* The connection is ours only if the descriptor still names the socket we opened. */
+static int conn_is_ours(void) {
+  struct stat st;
+  return g_conn_fd >= 0 && rs_sys_fstat(g_conn_fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+         st.st_dev == g_conn_dev && st.st_ino == g_conn_ino;
+}
+
+static void drop_connection(void) {
+  if (conn_is_ours()) rs_sys_close(g_conn_fd);
+  g_conn_fd = -1;
+}
+
+/* Sends on the shared connection, reconnecting once when it went stale. Under g_conn_lock. */
 static int exchange_shared(const uint8_t* msg, size_t len, int want, uint32_t seq, int deadline_ms,
                            int* verdict) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     int fresh = 0;
     if (!conn_is_ours()) {
-      g_conn_fd = rs_hook_connect(g_socket);
-      if (g_conn_fd < 0) return RS_HOOK_UNREACHABLE;
+      const int fd = rs_hook_connect_raw(g_socket);
       struct stat st;
-      if (fstat(g_conn_fd, &st) != 0) {
-        close(g_conn_fd);
-        g_conn_fd = -1;
+      if (fd < 0) return RS_HOOK_UNREACHABLE;
+      if (rs_sys_fstat(fd, &st) != 0) {
+        rs_sys_close(fd);
         return RS_HOOK_UNREACHABLE;
       }
+      g_conn_fd = fd;
       g_conn_dev = st.st_dev;
       g_conn_ino = st.st_ino;
       fresh = 1;
@@ -193,127 +255,149 @@ static int exchange_shared(const uint8_t* msg, size_t len, int want, uint32_t se
   return RS_HOOK_UNREACHABLE;
 }
 
-static int exchange(const uint8_t* msg, size_t len, int want, uint32_t seq, int deadline_ms,
-                    int* verdict) {
+static int exchange(int owner, const uint8_t* msg, size_t len, int want, uint32_t seq,
+                    int deadline_ms, int* verdict) {
   if (g_socket[0] == '\0') return RS_HOOK_UNREACHABLE;
-  if (getpid() != g_owner_pid) {
-    /* A child the fork handler did not see: its own connection, for this call only. */
-    const int fd = rs_hook_connect(g_socket);
+  if (!owner) {
+    const int fd = rs_hook_connect_raw(g_socket);
     if (fd < 0) return RS_HOOK_UNREACHABLE;
     const int r = rs_hook_exchange(fd, msg, len, want, seq, deadline_ms, verdict);
-    close(fd);
+    rs_sys_close(fd);
     return r;
   }
-  pthread_mutex_lock(&g_conn_mu);
+  conn_lock();
   const int r = exchange_shared(msg, len, want, seq, deadline_ms, verdict);
-  pthread_mutex_unlock(&g_conn_mu);
+  conn_unlock();
   return r;
 }
 
-/* Reports the operation; 1: go ahead, 0: refuse (denied, or unreported under fail-closed). */
-static int report(const struct rs_exec_report* r) {
-  struct rs_hook_state_view st;
-  rs_hook_state_read(current_state(), &st);
-  if (st.valid && st.agent_pid == getpid()) return 1; /* the agent never waits on itself */
-  const int want = st.valid && (st.sync_ops & RS_HOOK_OP_EXEC) != 0;
-  const int fail_closed = g_env_fail >= 0 ? g_env_fail : (want && st.fail_closed != 0);
-  int deadline_ms = want ? (int)st.deadline_ms : 0;
-  if (deadline_ms <= 0 && (want || fail_closed)) deadline_ms = RS_DEFAULT_DEADLINE_MS;
+/* ---- one report */
 
-  uint8_t stack_buf[RS_STACK_MESSAGE];
-  uint8_t* buf = stack_buf;
-  size_t cap = sizeof stack_buf;
-  if (rs_hook_exec_size(r) > cap) {
-    void* m =
-        mmap(NULL, RS_HOOK_MAX_MESSAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return !fail_closed;
-    buf = m;
-    cap = RS_HOOK_MAX_MESSAGE;
-  }
-  const uint32_t seq = __atomic_add_fetch(&g_seq, 1, __ATOMIC_RELAXED);
-  const size_t len = rs_hook_encode_exec(r, seq, want, buf, cap);
-  int verdict = RS_HOOK_VERDICT_ALLOW;
-  const int result =
-      len == 0 ? RS_HOOK_UNREACHABLE : exchange(buf, len, want, seq, deadline_ms, &verdict);
-  if (buf != stack_buf) munmap(buf, RS_HOOK_MAX_MESSAGE);
-
-  switch (result) {
-    case RS_HOOK_ANSWERED:
-      return verdict != RS_HOOK_VERDICT_DENY;
-    case RS_HOOK_SENT:
-      return 1;
-    default:
-      return !fail_closed; /* unreachable, busy, too late: the fail mode decides */
-  }
-}
-
-/* What every hook does before the real call. exe_kind says how to find the executable. */
-enum exe_kind { EXE_PATH, EXE_SEARCH, EXE_FD, EXE_AT };
-
+/* What every hook does before the real call. */
 struct exec_call {
   const char* hook;
-  enum exe_kind kind;
-  const char* path; /* EXE_PATH, EXE_SEARCH, EXE_AT */
-  int fd;           /* EXE_FD, EXE_AT (dirfd) */
-  int at_flags;     /* EXE_AT */
+  struct rs_exe_spec exe;
   char* const* argv;
   const char* command_line;
   int new_process;
 };
 
-static int find_executable(const struct exec_call* c, const char* cwd, char* exe, size_t cap) {
-  const char* base = cwd;
-  char dir[PATH_MAX];
-  switch (c->kind) {
-    case EXE_FD:
-      if (rs_fd_path(c->fd, exe, cap) == 0) return 0;
-      return -1;
-    case EXE_SEARCH:
-      if (c->path != NULL && c->path[0] != '\0' && strchr(c->path, '/') == NULL) {
-        return rs_search_path(c->path, getenv("PATH"), cwd, exe, cap);
-      }
-      break;
-    case EXE_AT:
-      if (c->path == NULL) return -1;
-      if (c->path[0] == '\0' && (c->at_flags & AT_EMPTY_PATH) != 0) {
-        return rs_fd_path(c->fd, exe, cap);
-      }
-      if (c->path[0] != '/' && c->fd != AT_FDCWD) {
-        if (rs_fd_path(c->fd, dir, sizeof dir) != 0) return -1;
-        base = dir;
-      }
-      break;
-    case EXE_PATH:
-      break;
+/* How the state file says to report. */
+struct mode {
+  int owner;
+  int want;
+  int fail_closed;
+  int deadline_ms;
+};
+
+/* Where a report is built: on the stack for the usual sizes (few pages touched), else in an
+ * anonymous mapping: paths longer than these, messages longer than this. */
+#define RS_SMALL_EXE 256
+#define RS_SMALL_CWD 512
+#define RS_SMALL_MESSAGE 1280
+struct small_scratch {
+  char exe[RS_SMALL_EXE];
+  char cwd[RS_SMALL_CWD];
+  uint8_t msg[RS_SMALL_MESSAGE];
+};
+struct long_paths {
+  char exe[PATH_MAX];
+  char cwd[PATH_MAX];
+};
+
+enum { REPORT_REFUSE = 0, REPORT_ALLOW = 1, REPORT_NEEDS_ROOM = RS_EXE_NEEDS_ROOM };
+
+/* Encodes the report into msg, or into a mapping when it is longer, and sends it. */
+static int send_report(const struct rs_exec_report* r, const struct mode* m, uint8_t* msg,
+                       size_t msg_cap) {
+  void* big = NULL;
+  if (rs_hook_exec_size(r) > msg_cap) {
+    big = rs_sys_mmap(NULL, RS_HOOK_MAX_MESSAGE, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (rs_sys_mmap_failed(big)) return !m->fail_closed;
+    msg = big;
+    msg_cap = RS_HOOK_MAX_MESSAGE;
   }
-  if (c->path == NULL || c->path[0] == '\0') return -1;
-  return rs_resolve_path(base, c->path, exe, cap) < 0 ? -1 : 0;
+  /* A child's private connection carries one message: any sequence number is unique there. */
+  const uint32_t seq = m->owner ? __atomic_add_fetch(&g_seq, 1, __ATOMIC_RELAXED) : 1;
+  const size_t len = rs_hook_encode_exec(r, seq, m->want, msg, msg_cap);
+  int verdict = RS_HOOK_VERDICT_ALLOW;
+  const int result = len == 0
+                         ? RS_HOOK_UNREACHABLE
+                         : exchange(m->owner, msg, len, m->want, seq, m->deadline_ms, &verdict);
+  if (big != NULL) rs_sys_munmap(big, RS_HOOK_MAX_MESSAGE);
+  switch (result) {
+    case RS_HOOK_ANSWERED:
+      return verdict != RS_HOOK_VERDICT_DENY;
+    case RS_HOOK_SENT:
+      return REPORT_ALLOW;
+    default:
+      return !m->fail_closed; /* unreachable, busy, too late: the fail mode decides */
+  }
+}
+
+/* Finds the working directory and the executable in the given buffers, then reports. */
+static int report_in(const struct exec_call* c, const struct mode* m, char* exe, size_t exe_cap,
+                     char* cwd, size_t cwd_cap, uint8_t* msg, size_t msg_cap) {
+  const long n = rs_sys_getcwd(cwd, cwd_cap);
+  if (n == -ERANGE && cwd_cap < PATH_MAX) return REPORT_NEEDS_ROOM;
+  const int have_cwd = n > 1 && cwd[0] == '/'; /* not "(unreachable)/..." */
+  struct rs_exe_spec spec = c->exe;
+  if (spec.kind == RS_EXE_SEARCH) spec.path_list = env_value("PATH");
+  struct rs_file_id id;
+  const int found = rs_find_executable(&spec, have_cwd ? cwd : NULL, exe, exe_cap, &id);
+  /* Nothing to report when there is nothing to run: the real call fails on its own. */
+  if (found != 0) return found == REPORT_NEEDS_ROOM ? REPORT_NEEDS_ROOM : REPORT_ALLOW;
+  const struct rs_exec_report r = {
+      .hook = c->hook,
+      .executable = exe,
+      .argv = c->argv,
+      .working_directory = have_cwd ? cwd : NULL,
+      .command_line = c->command_line,
+      .thread_id = rs_sys_gettid(),
+      .new_process = c->new_process,
+      .last = !m->owner, /* a child's private connection carries this report only */
+      .identity = &id,
+  };
+  return send_report(&r, m, msg, msg_cap);
+}
+
+/* The rare report whose paths do not fit the stack scratch. */
+static __attribute__((noinline)) int report_long_paths(const struct exec_call* c,
+                                                       const struct mode* m, uint8_t* msg,
+                                                       size_t msg_cap) {
+  void* p = rs_sys_mmap(NULL, sizeof(struct long_paths), PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (rs_sys_mmap_failed(p)) return !m->fail_closed;
+  struct long_paths* s = p;
+  const int r = report_in(c, m, s->exe, sizeof s->exe, s->cwd, sizeof s->cwd, msg, msg_cap);
+  rs_sys_munmap(p, sizeof(struct long_paths));
+  return r == REPORT_NEEDS_ROOM ? REPORT_ALLOW : r; /* longer than PATH_MAX: nothing runs */
+}
+
+/* Reports the operation; 1: go ahead, 0: refuse (denied, or unreported under fail-closed). */
+static int report(const struct exec_call* c) {
+  const int pid = rs_sys_getpid();
+  struct mode m = {.owner = pid == g_pid};
+  struct rs_hook_state_view st;
+  read_state(m.owner, &st);
+  if (st.valid && st.agent_pid == pid) return 1; /* the agent never waits on itself */
+  m.want = st.valid && (st.sync_ops & RS_HOOK_OP_EXEC) != 0;
+  m.fail_closed = g_env_fail >= 0 ? g_env_fail : (m.want && st.fail_closed != 0);
+  m.deadline_ms = m.want ? (int)st.deadline_ms : 0;
+  if (m.deadline_ms <= 0 && (m.want || m.fail_closed)) m.deadline_ms = RS_DEFAULT_DEADLINE_MS;
+
+  struct small_scratch s;
+  const int r = report_in(c, &m, s.exe, sizeof s.exe, s.cwd, sizeof s.cwd, s.msg, sizeof s.msg);
+  return r == REPORT_NEEDS_ROOM ? report_long_paths(c, &m, s.msg, sizeof s.msg) : r;
 }
 
 /* 1: call the real function; 0: refused, the caller fails with EACCES. */
 static int check(const struct exec_call* c) {
-  ensure_init();
   if (t_in_hook) return 1;
   t_in_hook = 1;
-  const int saved_errno = errno;
-  int allow = 1;
-  char cwd[PATH_MAX];
-  char exe[PATH_MAX];
-  const int have_cwd = getcwd(cwd, sizeof cwd) != NULL;
-  /* Nothing to report when there is nothing to run: the real call fails on its own. */
-  if (find_executable(c, have_cwd ? cwd : NULL, exe, sizeof exe) == 0) {
-    const struct rs_exec_report r = {
-        .hook = c->hook,
-        .executable = exe,
-        .argv = c->argv,
-        .working_directory = have_cwd ? cwd : NULL,
-        .command_line = c->command_line,
-        .thread_id = gettid(),
-        .new_process = c->new_process,
-    };
-    allow = report(&r);
-  }
-  errno = saved_errno;
+  ensure_init();
+  const int allow = report(c);
   t_in_hook = 0;
   return allow;
 }
@@ -332,43 +416,40 @@ static int missing(void) {
 /* ---- the exec family: the caller becomes the new image */
 
 RS_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
-  const struct exec_call c = {.hook = "execve", .kind = EXE_PATH, .path = path, .argv = argv};
+  const struct exec_call c = {.hook = "execve", .exe = {RS_EXE_PATH, path}, .argv = argv};
   if (!check(&c)) return refuse();
   return real.execve == NULL ? missing() : real.execve(path, argv, envp);
 }
 
 RS_EXPORT int execv(const char* path, char* const argv[]) {
-  const struct exec_call c = {.hook = "execv", .kind = EXE_PATH, .path = path, .argv = argv};
+  const struct exec_call c = {.hook = "execv", .exe = {RS_EXE_PATH, path}, .argv = argv};
   if (!check(&c)) return refuse();
   return real.execv == NULL ? missing() : real.execv(path, argv);
 }
 
 RS_EXPORT int execvp(const char* file, char* const argv[]) {
-  const struct exec_call c = {.hook = "execvp", .kind = EXE_SEARCH, .path = file, .argv = argv};
+  const struct exec_call c = {.hook = "execvp", .exe = {RS_EXE_SEARCH, file}, .argv = argv};
   if (!check(&c)) return refuse();
   return real.execvp == NULL ? missing() : real.execvp(file, argv);
 }
 
 RS_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) {
-  const struct exec_call c = {.hook = "execvpe", .kind = EXE_SEARCH, .path = file, .argv = argv};
+  const struct exec_call c = {.hook = "execvpe", .exe = {RS_EXE_SEARCH, file}, .argv = argv};
   if (!check(&c)) return refuse();
   return real.execvpe == NULL ? missing() : real.execvpe(file, argv, envp);
 }
 
 RS_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
-  const struct exec_call c = {.hook = "fexecve", .kind = EXE_FD, .fd = fd, .argv = argv};
+  const struct exec_call c = {
+      .hook = "fexecve", .exe = {.kind = RS_EXE_FD, .fd = fd}, .argv = argv};
   if (!check(&c)) return refuse();
   return real.fexecve == NULL ? missing() : real.fexecve(fd, argv, envp);
 }
 
 RS_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
                        int flags) {
-  const struct exec_call c = {.hook = "execveat",
-                              .kind = EXE_AT,
-                              .path = path,
-                              .fd = dirfd,
-                              .at_flags = flags,
-                              .argv = argv};
+  const struct exec_call c = {
+      .hook = "execveat", .exe = {RS_EXE_AT, path, dirfd, flags}, .argv = argv};
   if (!check(&c)) return refuse();
   return real.execveat == NULL ? missing() : real.execveat(dirfd, path, argv, envp, flags);
 }
@@ -405,7 +486,7 @@ RS_EXPORT int execl(const char* path, const char* arg, ...) {
   va_start(ap, arg);
   fill_varargs(argv, argc, arg, ap, 0);
   va_end(ap);
-  const struct exec_call c = {.hook = "execl", .kind = EXE_PATH, .path = path, .argv = argv};
+  const struct exec_call c = {.hook = "execl", .exe = {RS_EXE_PATH, path}, .argv = argv};
   if (!check(&c)) return refuse();
   return real.execve == NULL ? missing() : real.execve(path, argv, environ);
 }
@@ -420,7 +501,7 @@ RS_EXPORT int execlp(const char* file, const char* arg, ...) {
   va_start(ap, arg);
   fill_varargs(argv, argc, arg, ap, 0);
   va_end(ap);
-  const struct exec_call c = {.hook = "execlp", .kind = EXE_SEARCH, .path = file, .argv = argv};
+  const struct exec_call c = {.hook = "execlp", .exe = {RS_EXE_SEARCH, file}, .argv = argv};
   if (!check(&c)) return refuse();
   return real.execvp == NULL ? missing() : real.execvp(file, argv);
 }
@@ -435,7 +516,7 @@ RS_EXPORT int execle(const char* path, const char* arg, ...) {
   va_start(ap, arg);
   char* const* envp = fill_varargs(argv, argc, arg, ap, 1);
   va_end(ap);
-  const struct exec_call c = {.hook = "execle", .kind = EXE_PATH, .path = path, .argv = argv};
+  const struct exec_call c = {.hook = "execle", .exe = {RS_EXE_PATH, path}, .argv = argv};
   if (!check(&c)) return refuse();
   return real.execve == NULL ? missing() : real.execve(path, argv, envp);
 }
@@ -445,7 +526,7 @@ RS_EXPORT int execle(const char* path, const char* arg, ...) {
 RS_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa,
                           const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
   const struct exec_call c = {
-      .hook = "posix_spawn", .kind = EXE_PATH, .path = path, .argv = argv, .new_process = 1};
+      .hook = "posix_spawn", .exe = {RS_EXE_PATH, path}, .argv = argv, .new_process = 1};
   if (!check(&c)) return EACCES;
   if (real.posix_spawn == NULL) return ENOSYS;
   return real.posix_spawn(pid, path, fa, attr, argv, envp);
@@ -454,7 +535,7 @@ RS_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_a
 RS_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* fa,
                            const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
   const struct exec_call c = {
-      .hook = "posix_spawnp", .kind = EXE_SEARCH, .path = file, .argv = argv, .new_process = 1};
+      .hook = "posix_spawnp", .exe = {RS_EXE_SEARCH, file}, .argv = argv, .new_process = 1};
   if (!check(&c)) return EACCES;
   if (real.posix_spawnp == NULL) return ENOSYS;
   return real.posix_spawnp(pid, file, fa, attr, argv, envp);
@@ -464,8 +545,7 @@ RS_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_
 static int check_shell(const char* hook, const char* command) {
   char* const argv[] = {"sh", "-c", (char*)command, NULL};
   const struct exec_call c = {.hook = hook,
-                              .kind = EXE_PATH,
-                              .path = "/bin/sh",
+                              .exe = {RS_EXE_PATH, "/bin/sh"},
                               .argv = argv,
                               .command_line = command,
                               .new_process = 1};
