@@ -84,14 +84,19 @@ Sample run_once(const AbConfig& cfg, const Mode& mode, const std::string& dir) {
   Sample s;
   pid_t agent = 0;
   const std::string socket = dir + "/hook.sock", jsonl = dir + "/events.jsonl",
-                    ready = dir + "/ready.json", policy = dir + "/policy.yaml";
+                    ready = dir + "/ready.json", policy = dir + "/policy.yaml",
+                    stats = dir + "/stats.json";
   std::filesystem::remove(jsonl);
   std::filesystem::remove(ready);
+  std::filesystem::remove(stats);
+  if (cfg.prepare) cfg.prepare(mode);
   if (!mode.agent_args.empty()) {
     std::ofstream(policy) << mode.policy_yaml;
-    std::vector<std::string> argv = {cfg.ringside,    "run",  "--policy",     policy,
+    const std::string& program = mode.agent.empty() ? cfg.ringside : mode.agent;
+    std::vector<std::string> argv = {program,         "run",  "--policy",     policy,
                                      "--jsonl",       jsonl,  "--ready-file", ready,
                                      "--hook-socket", socket, "--quiet"};
+    argv.insert(argv.end(), {"--stats-file", stats});
     argv.insert(argv.end(), mode.agent_args.begin(), mode.agent_args.end());
     agent = spawn(argv, environment_with({}), dir + "/agent.log");
     const auto deadline = Clock::now() + std::chrono::seconds(30);
@@ -123,6 +128,10 @@ Sample run_once(const AbConfig& cfg, const Mode& mode, const std::string& dir) {
     kill(agent, SIGTERM);
     wait_exit(agent);
     s.agent_events = count_lines(jsonl);
+    std::ifstream in(stats);
+    std::stringstream text;
+    text << in.rdbuf();
+    s.agent_stats = text.str();
   }
   return s;
 }

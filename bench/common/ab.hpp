@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,12 +20,15 @@ struct Mode {
   std::string policy_yaml;
   // Extra environment for the workload ("K=V"); {socket} is replaced by the agent's socket.
   std::vector<std::string> workload_env;
+  // The agent's program (called as `PROGRAM run ...`); AbConfig::ringside when empty.
+  std::string agent;
 };
 
 struct Sample {
   double wall_ns = 0;       // workload wall time
   double agent_cpu_ns = 0;  // agent CPU while the workload ran (+ drain)
   uint64_t agent_events = 0;
+  std::string agent_stats;  // the agent's counters file (JSON) as it wrote it at exit
 };
 
 struct ModeResult {
@@ -42,6 +46,8 @@ struct AbConfig {
   std::vector<std::string> workload;
   // How long the agent may keep working after the workload ended (events in flight).
   int drain_ms = 300;
+  // Called before each run, before its agent starts (fresh input files, for instance).
+  std::function<void(const Mode&)> prepare;
 };
 
 // Sum of on-CPU time of every thread of `pid` (/proc/PID/task/*/schedstat), ns.

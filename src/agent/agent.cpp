@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -54,6 +56,13 @@ Agent::Agent(AgentOptions options, std::shared_ptr<const policy::Policy> policy)
       hashes_(kHashCacheEntries, policy_->settings().hash_max_bytes),
       queue_(opts_.queue_capacity) {
   env_.sha256_of = [this](std::string_view path) { return hashes_.sha256_of_path(path); };
+  for (const std::string* f : {&opts_.agent_binary, &opts_.policy_path, &opts_.jsonl_path,
+                               &opts_.db_path, &opts_.stats_file, &opts_.ready_file}) {
+    if (f->empty() || *f == "-") continue;
+    std::error_code ec;
+    const auto abs = std::filesystem::weakly_canonical(std::filesystem::absolute(*f, ec), ec);
+    if (!ec) agent_files_.push_back(abs.string());
+  }
 }
 
 Agent::~Agent() { stop(); }
@@ -269,7 +278,7 @@ std::shared_ptr<const policy::Policy> Agent::policy() const {
 }
 
 bool Agent::is_agent_file(std::string_view path) const {
-  return !opts_.agent_binary.empty() && path == opts_.agent_binary;
+  return std::find(agent_files_.begin(), agent_files_.end(), path) != agent_files_.end();
 }
 
 std::optional<std::string> Agent::sha256_of(std::string_view path, const FileIdentity& id) {

@@ -65,6 +65,7 @@ class Agent final : public SensorContext {
   ProcessTable& processes() override { return processes_; }
   std::shared_ptr<const policy::Policy> policy() const override;
   bool is_agent_file(std::string_view path) const override;
+  std::vector<std::string> agent_files() const override { return agent_files_; }
   std::optional<std::string> sha256_of(std::string_view path, const FileIdentity& id) override;
 
   // Fills fields a sensor did not have from the process table and the hash cache.
@@ -80,6 +81,7 @@ class Agent final : public SensorContext {
   void report_losses();
 
   AgentOptions opts_;
+  std::vector<std::string> agent_files_;  // absolute: binary, policy, outputs
   mutable std::mutex policy_mu_;
   std::shared_ptr<const policy::Policy> policy_;
   policy::EvalEnv env_;

@@ -329,7 +329,7 @@ class PolicyParser {
       for (const auto& kv : item) {
         const std::string key = kv.first.as<std::string>();
         if (key == "path") {
-          path_node = kv.second;
+          path_node.reset(kv.second);  // rebinds; `=` would overwrite `item` in place
           have_path = true;
         } else if (key == "mark") {
           const std::string m = kv.second.IsScalar() ? kv.second.Scalar() : "";

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/event.hpp"
 #include "core/file_identity.hpp"
@@ -53,6 +54,8 @@ class SensorContext {
   virtual std::shared_ptr<const policy::Policy> policy() const = 0;
   // Files of the agent itself (binary, policy, store) that must never wait on a decision.
   virtual bool is_agent_file(std::string_view path) const = 0;
+  // The same files by absolute path, for sensors that exempt them up front (ignore marks).
+  virtual std::vector<std::string> agent_files() const { return {}; }
   // SHA-256 of a file whose identity the sensor already has (a BPF record carries device,
   // inode and mtime): a cache hit costs no system call. Empty when it cannot be hashed.
   virtual std::optional<std::string> sha256_of(std::string_view /*path*/,

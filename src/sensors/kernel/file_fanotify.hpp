@@ -5,13 +5,27 @@
 
 #include <memory>
 
+#include "sensors/kernel/fanotify.hpp"
+#include "sensors/kernel/fanotify_fid.hpp"
 #include "sensors/sensor.hpp"
 
 namespace ringside {
 
 class FileFanotifySensor final : public Sensor {
  public:
+  struct Options {
+    std::shared_ptr<Fanotify> fanotify;        // the kernel's when null
+    std::shared_ptr<HandleResolver> resolver;  // the kernel's when null
+    // A writer that keeps a file open is reported again at most this often (file.modify).
+    int modify_interval_ms = 1000;
+    // Where the kernel has FAN_RENAME it is used; false forces MOVED_FROM/MOVED_TO pairing.
+    bool use_fan_rename = true;
+    // How long a MOVED_FROM waits for its MOVED_TO before it counts as moved out of sight.
+    int rename_pair_ms = 100;
+  };
+
   FileFanotifySensor();
+  explicit FileFanotifySensor(Options options);
   ~FileFanotifySensor() override;
 
   std::string_view name() const override { return "file_fanotify"; }

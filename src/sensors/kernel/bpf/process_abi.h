@@ -4,12 +4,12 @@
 #ifndef RINGSIDE_PROCESS_ABI_H
 #define RINGSIDE_PROCESS_ABI_H
 
+#include "path_abi.h" /* RS_PATH_MAX, RS_PATH_COMPONENTS */
+
 /* rs_rec_exec data: argv first (at offset 0, so the per-element reads need no variable base),
  * then the executable path, the cwd and the name the program passed. */
 #define RS_EXEC_ARGS_MAX 8192 /* bytes of argv kept, NULs included */
 #define RS_EXEC_ARGC_MAX 128  /* argv elements kept (a power of two) */
-#define RS_PATH_MAX 4096      /* bytes of one path, NUL included (PATH_MAX) */
-#define RS_PATH_COMPONENTS 64 /* dentries and mount crossings walked per path */
 #define RS_EXEC_DATA_MAX (RS_EXEC_ARGS_MAX + 3 * RS_PATH_MAX)
 
 /* rs_rec_exec.truncated: which parts were cut to fit a limit. */

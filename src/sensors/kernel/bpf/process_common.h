@@ -17,20 +17,13 @@
 #include <bpf/bpf_tracing.h>
 #include <ringside/records.h>
 
+#include "path_walk.h"
 #include "process_abi.h"
+#include "ring_common.h"
 
 #define RS_SIGKILL 9
 #define RS_EPERM 1
 #define RS_PF_KTHREAD 0x00200000 /* task_struct.flags: kernel thread */
-
-/* Set before load: wake the consumer at once when this many bytes wait in the ring. Below it
- * records are written with BPF_RB_NO_WAKEUP and the consumer finds them on its next poll. */
-const volatile __u64 wake_threshold = 1 << 20;
-
-struct {
-  __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 8 << 20); /* resized before load */
-} events SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -72,11 +65,6 @@ struct {
 
 /* State of the bpf_loop bodies; kept in a map so that every value is unknown to the verifier
  * after a loop and the states of the caller converge at once. */
-struct walk_state {
-  __u64 dentry, vfsmnt, root_dentry, root_mnt;
-  __u32 pos, leaf, done, cut;
-};
-
 struct args_state {
   __u64 start, total;
   __u32 off, n, err, pad;
@@ -90,11 +78,10 @@ struct match_state {
 };
 
 struct path_scratch {
-  __u8 buf[2 * RS_PATH_MAX]; /* a path is built backwards, ending at buf[RS_PATH_MAX - 1] */
+  struct path_walk pw;
   __u16 arg_off[RS_EXEC_ARGC_MAX];
   __u16 arg_len[RS_EXEC_ARGC_MAX];
   __u64 window[RS_KEXEC_PATTERN / 8];
-  struct walk_state walk;
   struct args_state args;
   struct match_state match;
 };
@@ -116,12 +103,6 @@ static __always_inline struct rs_rec_counters* counters_get(void) {
     struct rs_rec_counters* c_ = counters_get(); \
     if (c_) c_->field++;                         \
   } while (0)
-
-static __always_inline __u64 wake_flags(int urgent) {
-  if (urgent || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_threshold)
-    return BPF_RB_FORCE_WAKEUP;
-  return BPF_RB_NO_WAKEUP;
-}
 
 /* task_struct.start_boottime (5.5+; real_start_time before): the value /proc/PID/stat reports
  * as starttime, so user space keys processes the same way from either source. */
@@ -158,55 +139,7 @@ static __always_inline __u64 inode_mtime_ns(struct inode* ino) {
   return (__u64)sec * 1000000000ULL + (__u64)nsec;
 }
 
-/* ---- paths: what d_path() does, by hand (bpf_d_path is not allowed in tracepoints) ---- */
-
-struct walk_ctx {
-  struct path_scratch* ps;
-};
-
-/* One step up: a dentry name, or a crossing from a mount's root to where it is mounted. */
-static long walk_step(__u32 i, struct walk_ctx* ctx) {
-  struct path_scratch* ps = ctx->ps;
-  struct walk_state* w = &ps->walk;
-  struct dentry* dentry = (struct dentry*)w->dentry;
-  struct vfsmount* vfsmnt = (struct vfsmount*)w->vfsmnt;
-  const __u32 mask = RS_PATH_MAX - 1;
-
-  if (w->dentry == w->root_dentry && w->vfsmnt == w->root_mnt) {
-    w->done = 1; /* the process's root (chroot) */
-    return 1;
-  }
-  struct dentry* mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-  struct dentry* parent = BPF_CORE_READ(dentry, d_parent);
-  if (dentry == mnt_root || dentry == parent) {
-    struct mount* mnt = (void*)vfsmnt - bpf_core_field_offset(struct mount, mnt);
-    struct mount* up = BPF_CORE_READ(mnt, mnt_parent);
-    if (dentry != mnt_root || mnt == up) {
-      w->done = 1; /* root of the mount tree, or of a detached file system */
-      return 1;
-    }
-    w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
-    w->vfsmnt = (__u64)up + bpf_core_field_offset(struct mount, mnt);
-    return 0;
-  }
-  __u32 n = BPF_CORE_READ(dentry, d_name.len);
-  const unsigned char* name = BPF_CORE_READ(dentry, d_name.name);
-  __u32 pos = w->pos;
-  if (pos > mask || n + 1 > pos) {
-    w->cut = 1;
-    return 1;
-  }
-  pos -= n + 1;
-  if (bpf_probe_read_kernel(&ps->buf[(pos + 1) & mask], n & mask, name)) {
-    w->cut = 1;
-    return 1;
-  }
-  ps->buf[pos & mask] = '/';
-  if (!w->leaf) w->leaf = n;
-  w->pos = pos;
-  w->dentry = (__u64)parent;
-  return 0;
-}
+/* ---- paths (path_walk.h) ---- */
 
 /* Writes the absolute path of (dentry, vfsmnt), as seen from the root (root_dentry,
  * root_mnt), NUL-terminated at data[off]. Returns its length with the NUL, 0 when it could not
@@ -216,34 +149,11 @@ static __always_inline __u32 put_path(struct path_scratch* ps, __u8* data, __u32
                                       struct dentry* dentry, struct vfsmount* vfsmnt,
                                       struct dentry* root_dentry, struct vfsmount* root_mnt,
                                       __u32* leaf, int* cut) {
-  struct walk_ctx wc = {.ps = ps};
-  __u32 pos;
-
-  *leaf = 0;
-  *cut = 0;
-  if (!dentry || !vfsmnt) return 0;
-  ps->walk.dentry = (__u64)dentry;
-  ps->walk.vfsmnt = (__u64)vfsmnt;
-  ps->walk.root_dentry = (__u64)root_dentry;
-  ps->walk.root_mnt = (__u64)root_mnt;
-  ps->walk.pos = RS_PATH_MAX - 1;
-  ps->walk.leaf = 0;
-  ps->walk.done = 0;
-  ps->walk.cut = 0;
-  ps->buf[RS_PATH_MAX - 1] = '\0';
-  bpf_loop(RS_PATH_COMPONENTS, walk_step, &wc, 0);
-
-  pos = ps->walk.pos;
+  __u32 pos = walk_path(&ps->pw, dentry, vfsmnt, root_dentry, root_mnt, leaf, cut);
   if (pos >= RS_PATH_MAX) return 0;
-  if (pos == RS_PATH_MAX - 1) { /* no component: the root itself */
-    pos = RS_PATH_MAX - 2;
-    ps->buf[RS_PATH_MAX - 2] = '/';
-  }
   __u32 len = RS_PATH_MAX - pos;
   if (off > RS_EXEC_DATA_MAX - RS_PATH_MAX) return 0;
-  if (bpf_probe_read_kernel(&data[off], len, &ps->buf[pos])) return 0;
-  *leaf = ps->walk.leaf;
-  *cut = ps->walk.cut || !ps->walk.done;
+  if (bpf_probe_read_kernel(&data[off], len, &ps->pw.buf[pos])) return 0;
   return len;
 }
 
