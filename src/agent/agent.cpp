@@ -1,6 +1,7 @@
 #include "agent/agent.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -67,6 +68,19 @@ Agent::Agent(AgentOptions options, std::shared_ptr<const policy::Policy> policy)
 
 Agent::~Agent() { stop(); }
 
+namespace {
+
+// Standard output is /dev/null (a service, a benchmark): formatting console lines for it would
+// cost CPU per event for nothing.
+bool stdout_discarded() {
+  struct stat out {};
+  struct stat null {};
+  return fstat(STDOUT_FILENO, &out) == 0 && S_ISCHR(out.st_mode) && stat("/dev/null", &null) == 0 &&
+         out.st_rdev == null.st_rdev;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   std::vector<policy::ParseError> errors;
   auto pol = policy::Policy::load_file(options.policy_path, &errors);
@@ -83,7 +97,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
     if (!sink) return std::move(sink).error();
     agent->sinks_.push_back(std::move(sink).value());
   }
-  if (agent->opts_.console && agent->opts_.jsonl_path != "-") {
+  if (agent->opts_.console && agent->opts_.jsonl_path != "-" && !stdout_discarded()) {
     agent->sinks_.push_back(
         std::make_unique<ConsoleSink>(STDOUT_FILENO, isatty(STDOUT_FILENO) == 1));
   }
