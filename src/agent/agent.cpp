@@ -12,6 +12,8 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "sensors/kernel/audit_tty.hpp"
+#include "sensors/kernel/evdev.hpp"
 #include "sensors/kernel/exec_fanotify.hpp"
 #include "sensors/kernel/file_ebpf.hpp"
 #include "sensors/kernel/file_fanotify.hpp"
@@ -146,6 +148,11 @@ void Agent::build_sensors() {
     const FlowOwners* owners = ebpf.get();
     add(std::move(ebpf));
     add(std::make_unique<NfqueueSensor>(owners));
+  }
+  // Keystrokes: only when asked for (--domains keyboard); see docs/keyboard.md.
+  if (opts_.domains.count(Domain::kKeyboard) && opts_.kernel_level) {
+    add(std::make_unique<AuditTtySensor>());
+    add(std::make_unique<EvdevSensor>());
   }
   if (opts_.user_level) add(std::make_unique<HookServerSensor>(opts_.hook_socket));
 }

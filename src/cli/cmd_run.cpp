@@ -61,8 +61,7 @@ int run(const RunArgs& a) {
     } else if (d == "network") {
       o.domains.insert(Domain::kNetwork);
     } else if (d == "keyboard") {
-      std::cerr << "ringside run: domain '" << d << "' is not available in this build\n";
-      return 2;
+      o.domains.insert(Domain::kKeyboard);
     } else {
       std::cerr << "ringside run: unknown domain '" << d
                 << "' (process, file, network, keyboard)\n";

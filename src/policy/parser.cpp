@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "policy/keyboard_settings.hpp"
 #include "policy/policy.hpp"
 
 namespace ringside::policy {
@@ -231,10 +232,13 @@ class PolicyParser {
         parse_file_settings(v, s.file);
       } else if (key == "network") {
         parse_network_settings(v, s.network);
+      } else if (key == "keyboard") {
+        parse_keyboard_settings(v, s.keyboard,
+                                [this](Position p, std::string msg) { error(p, std::move(msg)); });
       } else {
         error(pos_of(kv.first), "unknown setting '" + key +
                                     "' (expected fail_mode, decision_deadline_ms, hash_max_bytes, "
-                                    "file, network)");
+                                    "file, network, keyboard)");
       }
     }
   }

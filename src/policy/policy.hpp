@@ -124,6 +124,39 @@ struct NetworkSettings {
   bool dns = true;     // parse DNS queries and answers on port 53
 };
 
+// What keyboard sensors record: the text each key produced, or metadata only (counts and
+// timing; no key code, name or text).
+enum class KeyRecording : uint8_t { kText, kMetadata };
+
+inline constexpr unsigned kModShift = 1U << 0;
+inline constexpr unsigned kModControl = 1U << 1;
+inline constexpr unsigned kModAlt = 1U << 2;
+inline constexpr unsigned kModSuper = 1U << 3;
+
+// A key combination to block, e.g. "ctrl+alt+t": modifiers and one key named by its X keysym
+// name ("t", "F12", "Delete"). `text` is the combination as written, shown as the rule.
+struct KeyCombo {
+  unsigned modifiers = 0;
+  std::string key;
+  std::string text;
+  Position pos;
+};
+
+struct KeyboardSettings {
+  KeyRecording record = KeyRecording::kText;
+  std::string layout = "us";  // XKB layout the evdev sensor translates with
+  std::string variant;        // XKB variant, e.g. nodeadkeys
+  // Terminal input typed with echo off (passwords) is withheld: `ringside tty-session` asks
+  // the kernel not to log it, and a line that arrives while the terminal's echo is off is
+  // redacted by the agent.
+  bool redact_echo_off = true;
+  std::string display;  // X11 display of the x11 sensor; empty: $DISPLAY
+  // evdev devices to read; empty: every keyboard under /dev/input (hot-plug aware). A path
+  // that is not an input device (a file or FIFO) is read as a recorded event stream.
+  std::vector<std::string> devices;
+  std::vector<KeyCombo> block;
+};
+
 struct Settings {
   FailMode fail_mode = FailMode::kOpen;
   int decision_deadline_ms = 200;
@@ -131,6 +164,7 @@ struct Settings {
   int64_t hash_max_bytes = 256LL << 20;
   FileSettings file;
   NetworkSettings network;
+  KeyboardSettings keyboard;
 };
 
 // Three-valued result of a condition: a field the event lacks is unknown.
