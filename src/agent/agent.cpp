@@ -195,6 +195,13 @@ Result<void> Agent::start() {
       if (fb) continue;
       r = std::move(fb);
     }
+    // Without the eBPF network sensor, NFQUEUE still decides and attributes packets from /proc
+    // (the ready file lists the sensor as failed, with the reason).
+    if (sensors_[i]->name() == "network_ebpf") {
+      log().warn("eBPF network sensor unavailable ({}); NFQUEUE attributes packets from /proc",
+                 r.error().message);
+      continue;
+    }
     log().error("sensor {} failed to start: {}", sensors_[i]->name(), r.error().message);
     stop();
     return Error{"sensor " + std::string(sensors_[i]->name()) + " failed: " + r.error().message};

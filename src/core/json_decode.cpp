@@ -102,7 +102,12 @@ Result<int64_t> parse_rfc3339(std::string_view t) {
     return Error{"'" + std::string(t) + "' must end in Z (UTC)"};
   }
   const time_t secs = timegm(&tm);
-  return static_cast<int64_t>(secs) * 1000000000 + frac;
+  int64_t ns = 0;
+  if (__builtin_mul_overflow(static_cast<int64_t>(secs), int64_t{1000000000}, &ns) ||
+      __builtin_add_overflow(ns, frac, &ns)) {
+    return Error{"'" + std::string(t) + "' is outside the range of nanosecond timestamps"};
+  }
+  return ns;
 }
 
 Result<Event> parse_event_json(std::string_view line) {
@@ -143,6 +148,9 @@ Result<Event> parse_event_json(std::string_view line) {
         }
       }
       if (auto lvl = ev.get_str(Field::kRingsideLevel)) {
+        if (*lvl != "user" && *lvl != "kernel") {
+          return Error{"ringside.level must be kernel or user, found '" + std::string(*lvl) + "'"};
+        }
         typed.set_origin(*lvl == "user" ? Level::kUser : Level::kKernel,
                          ev.get_str(Field::kRingsideSensor).value_or("replay"));
       }

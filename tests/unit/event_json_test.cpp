@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
 
+#include "core/clock.hpp"
 #include "core/event.hpp"
 #include "core/json.hpp"
 #include "core/json_decode.hpp"
@@ -99,6 +102,25 @@ TEST(Json, RoundTripThroughDecoder) {
   std::string again;
   append_event_json(again, *back);
   EXPECT_EQ(out, again);
+}
+
+TEST(Json, DecoderRejectsValuesOutsideTheirDomain) {
+  auto bad_level = parse_event_json(
+      R"({"event":{"category":"process","action":"exec"},"ringside":{"level":"kernal"}})");
+  ASSERT_FALSE(bad_level);
+  EXPECT_NE(bad_level.error().message.find("kernal"), std::string::npos);
+  EXPECT_FALSE(parse_rfc3339("1500-01-01T00:00:00Z"));  // before 1677: outside int64 ns
+  EXPECT_FALSE(parse_rfc3339("2300-01-01T00:00:00Z"));  // after 2262
+  auto ok = parse_rfc3339("2262-04-11T23:47:16.854775807Z");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, INT64_MAX);
+}
+
+// A record's timestamp is a claim: out-of-range values saturate instead of overflowing.
+TEST(Clock, BootToRealtimeSaturates) {
+  EXPECT_EQ(clock::boot_to_realtime(INT64_MAX), INT64_MAX);
+  EXPECT_GT(clock::boot_to_realtime(clock::boottime_ns()), 1600000000LL * 1000000000);
+  EXPECT_EQ(clock::ticks_to_boot_ns(INT64_MAX), INT64_MAX);
 }
 
 TEST(Json, DecoderRejectsUnknownFields) {

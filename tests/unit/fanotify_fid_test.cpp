@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "fid_records.hpp"
 #include "sensors/kernel/fanotify_fid.hpp"
@@ -37,6 +39,42 @@ TEST(FidRecords, ParsesDirectoryEntryAndObject) {
   ASSERT_TRUE(e.object);
   EXPECT_EQ(e.object->bytes, "objhandle");
   EXPECT_FALSE(e.old_entry);
+}
+
+// Records are padded to 4 bytes only: the second event of a read can start 4-aligned. The walk
+// copies each metadata out instead of reading a u64 in place.
+TEST(FidRecords, WalkFindsEveryEventAtAnyFourByteOffset) {
+  const std::string first =
+      FidRecordBuilder(FAN_CREATE, 1)
+          .entry(FAN_EVENT_INFO_TYPE_DFID_NAME, {1, 2}, "h", "a")  // 24 + 4+8+8+1+2 -> pad 4
+          .bytes();
+  ASSERT_EQ(first.size() % 4, 0U);
+  const std::string second = FidRecordBuilder(FAN_DELETE, 2)
+                                 .entry(FAN_EVENT_INFO_TYPE_DFID_NAME, {1, 2}, "hh", "bb")
+                                 .bytes();
+  alignas(8) char buf[512];
+  const std::string both = first + second;
+  ASSERT_LE(both.size(), sizeof buf);
+  std::memcpy(buf, both.data(), both.size());
+  std::vector<std::pair<int32_t, std::string>> seen;
+  EXPECT_TRUE(
+      for_each_event(buf, both.size(), [&](const fanotify_event_metadata& m, const char* ev) {
+        FidEvent e;
+        ASSERT_TRUE(parse_fid_event(m, ev, &e));
+        ASSERT_TRUE(e.entry);
+        seen.emplace_back(e.pid, e.entry->name);
+      }));
+  ASSERT_EQ(seen.size(), 2U);
+  EXPECT_EQ(seen[0], (std::pair<int32_t, std::string>{1, "a"}));
+  EXPECT_EQ(seen[1], (std::pair<int32_t, std::string>{2, "bb"}));
+  // A truncated tail is not an event; a metadata_len shorter than the metadata is malformed.
+  EXPECT_TRUE(for_each_event(buf, both.size() - 1,
+                             [&](const auto& m, const char*) { EXPECT_EQ(m.pid, 1); }));
+  fanotify_event_metadata bad{};
+  std::memcpy(&bad, first.data(), sizeof bad);
+  bad.metadata_len = 8;
+  FidEvent e;
+  EXPECT_FALSE(parse_fid_event(bad, first.data(), &e));
 }
 
 TEST(FidRecords, ParsesBothNamesOfARename) {

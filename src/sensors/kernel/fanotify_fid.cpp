@@ -75,11 +75,12 @@ uint64_t fsid_key(int32_t val0, int32_t val1) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(val1)) << 32) | static_cast<uint32_t>(val0);
 }
 
-bool parse_fid_event(const fanotify_event_metadata& m, FidEvent* out) {
+bool parse_fid_event(const fanotify_event_metadata& m, const char* event, FidEvent* out) {
   out->mask = m.mask;
   out->pid = m.pid;
-  const char* base = reinterpret_cast<const char*>(&m);
+  const char* base = event;
   size_t off = m.metadata_len;
+  if (off < FAN_EVENT_METADATA_LEN) return false;
   while (off < m.event_len) {
     if (m.event_len - off < sizeof(fanotify_event_info_header)) return false;
     fanotify_event_info_header h;

@@ -2,6 +2,7 @@
 // (FAN_REPORT_DFID_NAME, FAN_REPORT_FID, FAN_REPORT_TARGET_FID), kept apart so that they are
 // tested on synthetic records:
 //
+//   for_each_event     the events of one read(2) buffer, each metadata copied out aligned
 //   parse_fid_event    the information records after one event's metadata
 //   HandleResolver     file handle -> path (open_by_handle_at on a descriptor of the marked
 //                      filesystem, then the path of that descriptor); injectable
@@ -20,6 +21,7 @@
 #include <sys/fanotify.h>
 
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -57,8 +59,31 @@ struct FidEvent {
   std::optional<FileHandleKey> object;              // FID of the object itself
 };
 
-// Parses the information records of one event; false when a record is malformed.
-bool parse_fid_event(const fanotify_event_metadata& m, FidEvent* out);
+// Calls visit(metadata, event_bytes) for each complete event in `buf` (the FAN_EVENT_OK /
+// FAN_EVENT_NEXT walk). The kernel pads information records to 4 bytes only, so an event that
+// follows one can start 4-aligned while its metadata holds a u64: each metadata is copied out
+// rather than read in place. Stops at an event of another metadata version (returns false).
+template <typename Visit>
+bool for_each_event(const char* buf, size_t len, Visit&& visit) {
+  size_t off = 0;
+  while (len - off >= FAN_EVENT_METADATA_LEN) {
+    fanotify_event_metadata m;
+    std::memcpy(&m, buf + off, sizeof m);
+    if (m.event_len < FAN_EVENT_METADATA_LEN || m.event_len > len - off) break;
+    if (m.vers != FANOTIFY_METADATA_VERSION) return false;
+    visit(static_cast<const fanotify_event_metadata&>(m), buf + off);
+    off += m.event_len;
+  }
+  return true;
+}
+
+// Parses the information records of one event (`event` points at its first byte, where the
+// metadata `m` was copied from); false when a record is malformed.
+bool parse_fid_event(const fanotify_event_metadata& m, const char* event, FidEvent* out);
+// The same for metadata read in place, followed by its records.
+inline bool parse_fid_event(const fanotify_event_metadata& m, FidEvent* out) {
+  return parse_fid_event(m, reinterpret_cast<const char*>(&m), out);
+}
 
 // 64-bit filesystem id as fanotify and statfs(2) report it.
 uint64_t fsid_key(int32_t val0, int32_t val1);

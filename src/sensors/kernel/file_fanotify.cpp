@@ -275,27 +275,26 @@ void FileFanotifySensor::Impl::read_all(NotifyGroup& g) {
       return;
     }
     if (*n == 0) return;
-    long len = static_cast<long>(*n);
-    for (auto* m = reinterpret_cast<const fanotify_event_metadata*>(buf); FAN_EVENT_OK(m, len);
-         m = FAN_EVENT_NEXT(m, len)) {
-      if (m->vers != FANOTIFY_METADATA_VERSION) {
-        counters.errors.fetch_add(1, std::memory_order_relaxed);
-        warn("fanotify record of an unknown version");
-        return;
-      }
-      if (m->fd >= 0) opts.fanotify->close(m->fd);  // none is asked for; never leak one
-      if ((m->mask & FAN_Q_OVERFLOW) != 0) {
-        counters.dropped.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      counters.seen.fetch_add(1, std::memory_order_relaxed);
-      FidEvent e;
-      if (!parse_fid_event(*m, &e)) {
-        counters.errors.fetch_add(1, std::memory_order_relaxed);
-        warn("malformed fanotify record");
-        continue;
-      }
-      handle(g, e);
+    const bool known =
+        for_each_event(buf, static_cast<size_t>(*n), [&](const auto& m, const char* event) {
+          if (m.fd >= 0) opts.fanotify->close(m.fd);  // none is asked for; never leak one
+          if ((m.mask & FAN_Q_OVERFLOW) != 0) {
+            counters.dropped.fetch_add(1, std::memory_order_relaxed);
+            return;
+          }
+          counters.seen.fetch_add(1, std::memory_order_relaxed);
+          FidEvent e;
+          if (!parse_fid_event(m, event, &e)) {
+            counters.errors.fetch_add(1, std::memory_order_relaxed);
+            warn("malformed fanotify record");
+            return;
+          }
+          handle(g, e);
+        });
+    if (!known) {
+      counters.errors.fetch_add(1, std::memory_order_relaxed);
+      warn("fanotify record of an unknown version");
+      return;
     }
   }
 }

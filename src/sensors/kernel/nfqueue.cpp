@@ -1,14 +1,281 @@
-// PLACEHOLDER while the real sensor is written; replaced before anything lands.
 #include "sensors/kernel/nfqueue.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "sensors/kernel/flow_proc.hpp"
+#include "sensors/kernel/nfqueue_decider.hpp"
+#include "sensors/kernel/nfqueue_rules.hpp"
+#include "sensors/kernel/nfqueue_socket.hpp"
+#include "sensors/pending_verdict.hpp"
 
 namespace ringside {
 
-struct NfqueueSensor::Impl {};
-NfqueueSensor::NfqueueSensor(const FlowOwners*) {}
-NfqueueSensor::~NfqueueSensor() = default;
-Result<void> NfqueueSensor::start(SensorContext&) { return Error{"nfqueue: not built yet"}; }
-Result<void> NfqueueSensor::apply_policy(const policy::Policy&) { return ok(); }
-void NfqueueSensor::stop() {}
-SensorStats NfqueueSensor::stats() const { return {}; }
+namespace {
+
+constexpr size_t kWorkQueueMax = 4096;
+// Ids the kernel assigned but we never received (socket overflow) are answered by id; a gap
+// larger than this is not a plausible loss and is not answered id by id.
+constexpr uint32_t kMaxGapAnswered = 4096;
+constexpr size_t kRecvBuffer = 0xffff + 4096;
+
+using Answer = std::function<void(bool)>;
+
+// One queued packet: answered exactly once, by the worker's decision or by the deadline sweep
+// (fail-mode default), whichever comes first; the destructor answers the default otherwise.
+struct Pending {
+  Pending(QueuedPacket p, int64_t deadline, Answer answer, bool default_allow,
+          std::atomic<uint64_t>* defaulted_counter)
+      : packet(std::move(p)),
+        deadline_ns(deadline),
+        verdict(std::move(answer), default_allow, defaulted_counter) {}
+  QueuedPacket packet;
+  int64_t deadline_ns;
+  std::mutex mu;
+  PendingVerdict<Answer> verdict;
+  bool defaulted = false;
+};
+
+}  // namespace
+
+struct NfqueueSensor::Impl {
+  explicit Impl(const FlowOwners* o) : owners(o) {}
+
+  const FlowOwners* owners;
+  ProcFlowOwners proc_owners;
+  SensorContext* ctx = nullptr;
+  SensorCounters counters;
+  std::unique_ptr<CommandRunner> runner = make_command_runner();
+  QueueRules rules{*runner};
+  std::unique_ptr<NfqueueIo> io;
+  std::unique_ptr<NfqueueDecider> decider;
+
+  std::mutex plan_mu;
+  QueuePlan plan;
+  bool rules_installed = false;
+  bool default_allow = true;
+  int deadline_ms = 200;
+
+  int wake_fd = -1;
+  std::atomic<bool> stopping{false};
+  std::thread reader, worker;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::shared_ptr<Pending>> work;      // guarded by mu
+  std::deque<std::shared_ptr<Pending>> inflight;  // reader thread only, in arrival order
+  bool have_last_id = false;
+  uint32_t last_id = 0;
+
+  Answer answer_for(uint32_t id, uint32_t mark) {
+    return [this, id, mark](bool allow) {
+      auto r = allow ? io->verdict(id, kVerdictAccept, std::nullopt)
+                     : io->verdict(id, kVerdictRepeat, mark | kRejectMark);
+      if (!r) counters.errors.fetch_add(1, std::memory_order_relaxed);
+    };
+  }
+
+  void answer_gap(uint32_t id) {
+    if (have_last_id && id > last_id + 1 && id - last_id - 1 <= kMaxGapAnswered) {
+      for (uint32_t missing = last_id + 1; missing != id; ++missing) {
+        counters.dropped.fetch_add(1, std::memory_order_relaxed);
+        PendingVerdict<Answer> pv(answer_for(missing, 0), default_allow, &counters.defaulted);
+        pv.answer_default();
+      }
+      log().warn("nfqueue: {} queued packets were lost in the socket; answered the {} default",
+                 id - last_id - 1, default_allow ? "allow" : "deny");
+    }
+    have_last_id = true;
+    last_id = id;
+  }
+
+  void on_packet(QueuedPacket&& p) {
+    counters.seen.fetch_add(1, std::memory_order_relaxed);
+    answer_gap(p.id);
+    const uint32_t id = p.id, mark = p.mark;
+    auto pending = std::make_shared<Pending>(
+        std::move(p), clock::monotonic_ns() + int64_t{deadline_ms} * 1000000, answer_for(id, mark),
+        default_allow, &counters.defaulted);
+    inflight.push_back(pending);
+    std::lock_guard lock(mu);
+    if (work.size() >= kWorkQueueMax) {
+      counters.dropped.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard plock(pending->mu);
+      pending->defaulted = true;
+      pending->verdict.answer_default();
+      return;
+    }
+    work.push_back(std::move(pending));
+    cv.notify_one();
+  }
+
+  // Answers the default for every packet past its deadline; returns ms until the next one.
+  int sweep() {
+    const int64_t now = clock::monotonic_ns();
+    while (!inflight.empty()) {
+      auto& front = inflight.front();
+      std::unique_lock plock(front->mu);
+      if (!front->verdict.answered()) {
+        if (front->deadline_ns > now) {
+          return static_cast<int>((front->deadline_ns - now) / 1000000) + 1;
+        }
+        front->defaulted = true;
+        front->verdict.answer_default();
+        log().warn("nfqueue: no decision within {} ms; answered the {} default", deadline_ms,
+                   default_allow ? "allow" : "deny");
+      }
+      plock.unlock();
+      inflight.pop_front();
+    }
+    return 1000;
+  }
+
+  void read_loop() {
+    std::vector<uint8_t> buf(kRecvBuffer);
+    while (!stopping.load()) {
+      pollfd fds[2] = {{io->fd(), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+      const int timeout = sweep();
+      if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+        counters.errors.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      if ((fds[0].revents & POLLIN) == 0) continue;
+      auto n = io->recv(buf);
+      if (!n) {
+        // ENOBUFS: the kernel could not deliver some packets to us; they stay queued until
+        // answered, which answer_gap() does when the next id shows the gap.
+        if (n.error().code != ENOBUFS) counters.errors.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      auto packets = parse_queue_datagram(std::span<const uint8_t>(buf.data(), *n));
+      if (!packets) {
+        counters.errors.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      for (auto& p : *packets) on_packet(std::move(p));
+    }
+  }
+
+  void work_loop() {
+    while (true) {
+      std::shared_ptr<Pending> p;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return stopping.load() || !work.empty(); });
+        if (work.empty()) return;
+        p = std::move(work.front());
+        work.pop_front();
+      }
+      QueuePlan current;
+      {
+        std::lock_guard lock(plan_mu);
+        current = plan;
+      }
+      PacketOutcome out = decider->decide(p->packet, current);
+      bool defaulted = false;
+      {
+        std::lock_guard plock(p->mu);
+        defaulted = p->defaulted;
+        if (!defaulted) p->verdict.answer(out.allow);
+      }
+      if (!out.allow && !defaulted) counters.denied.fetch_add(1, std::memory_order_relaxed);
+      for (Event& ev : out.events) {
+        if (defaulted) {
+          ev.set(Field::kRingsideEnforcement, "default");
+          ev.set(Field::kRingsideMessage,
+                 "decided after the deadline; the packet was answered "
+                 "with the fail-mode default");
+        }
+        ctx->emit(std::move(ev));
+      }
+    }
+  }
+};
+
+NfqueueSensor::NfqueueSensor(const FlowOwners* owners) : impl_(std::make_unique<Impl>(owners)) {}
+NfqueueSensor::~NfqueueSensor() { stop(); }
+
+Result<void> NfqueueSensor::start(SensorContext& ctx) {
+  Impl& m = *impl_;
+  m.ctx = &ctx;
+  const auto pol = ctx.policy();
+  m.default_allow = pol->settings().fail_mode == policy::FailMode::kOpen;
+  m.deadline_ms = pol->settings().decision_deadline_ms;
+  // A previous agent that died left its chains behind: remove them before anything else.
+  m.rules.cleanup();
+  auto io = open_nfqueue(pol->settings().network.queue, m.default_allow);
+  if (!io) return std::move(io).error();
+  m.io = std::move(io).value();
+  m.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (m.wake_fd < 0) {
+    m.io.reset();
+    return errno_error("nfqueue: eventfd");
+  }
+  m.decider = std::make_unique<NfqueueDecider>(ctx, m.owners, &m.proc_owners, m.counters);
+  m.stopping = false;
+  m.reader = std::thread([&m] { m.read_loop(); });
+  m.worker = std::thread([&m] { m.work_loop(); });
+  return ok();
+}
+
+Result<void> NfqueueSensor::apply_policy(const policy::Policy& policy) {
+  Impl& m = *impl_;
+  if (!m.io) return Error{"nfqueue: not started"};
+  const QueuePlan next = plan_queue(policy);
+  {
+    std::lock_guard lock(m.plan_mu);
+    if (m.rules_installed && next == m.plan) return ok();
+  }
+  if (next.queue != m.plan.queue && m.rules_installed) {
+    return Error{"nfqueue: the queue number cannot change while running (restart the agent)"};
+  }
+  if (auto r = m.rules.install(next); !r) {
+    m.rules.cleanup();
+    return r;
+  }
+  std::lock_guard lock(m.plan_mu);
+  m.plan = next;
+  m.rules_installed = true;
+  m.deadline_ms = policy.settings().decision_deadline_ms;
+  return ok();
+}
+
+void NfqueueSensor::stop() {
+  Impl& m = *impl_;
+  if (!m.io) return;
+  // Rules first, so nothing new is queued; then every packet still waiting gets an answer
+  // before the socket closes.
+  m.rules.cleanup();
+  m.stopping = true;
+  const uint64_t one = 1;
+  (void)!write(m.wake_fd, &one, sizeof one);
+  m.cv.notify_all();
+  if (m.reader.joinable()) m.reader.join();
+  if (m.worker.joinable()) m.worker.join();
+  {
+    std::lock_guard lock(m.mu);
+    m.work.clear();
+  }
+  for (auto& p : m.inflight) {
+    std::lock_guard plock(p->mu);
+    p->verdict.answer_default();
+  }
+  m.inflight.clear();
+  m.decider.reset();
+  m.io.reset();
+  close(m.wake_fd);
+  m.wake_fd = -1;
+  m.rules_installed = false;
+}
+
+SensorStats NfqueueSensor::stats() const { return SensorStats::from(impl_->counters); }
 
 }  // namespace ringside
