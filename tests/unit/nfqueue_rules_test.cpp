@@ -67,6 +67,12 @@ rules:
 )");
   EXPECT_TRUE(socket_program_decidable(cidr->rules()[0]));
   EXPECT_FALSE(plan_queue(*cidr).outgoing);
+  auto long_list = load(R"(
+rules:
+  - {name: many, on: network.connect, match: {destination.port: [1, 2, 3, 4, 5, 6, 7, 8, 9]}, action: deny}
+)");
+  EXPECT_FALSE(socket_program_decidable(long_list->rules()[0]));
+  EXPECT_TRUE(plan_queue(*long_list).outgoing);
 }
 
 TEST(NfqueuePlan, AllOffAndDnsRules) {

@@ -16,6 +16,10 @@ namespace ringside {
 namespace {
 
 constexpr int kMaxStaleJumps = 16;
+// `in` list sizes the socket programs' rule table holds (docs/policy.md).
+constexpr size_t kMaxIn = 64;
+constexpr size_t kMaxInPorts = 8;
+constexpr size_t kMaxInIds = 4;
 
 std::string hex(uint32_t v) {
   char buf[16];
@@ -27,18 +31,21 @@ bool is_kernel_deny(const policy::Rule& r) {
   return r.action == policy::Action::kDeny && r.applies_at(Level::kKernel);
 }
 
-bool socket_condition(const policy::Condition& c, bool cidr) {
+// `max_in`: the longest `in` list the socket programs' table holds for the field.
+bool socket_condition(const policy::Condition& c, bool cidr, size_t max_in) {
   using policy::Op;
   switch (c.op) {
     case Op::kEquals:
-    case Op::kIn:
       return true;
+    case Op::kIn:
+      return std::max(c.strings.size(), c.ints.size()) <= max_in;
     case Op::kCidr:
       return cidr;
     case Op::kNot:
     case Op::kAll:
-      return std::all_of(c.children.begin(), c.children.end(),
-                         [&](const policy::Condition& k) { return socket_condition(k, cidr); });
+      return std::all_of(c.children.begin(), c.children.end(), [&](const policy::Condition& k) {
+        return socket_condition(k, cidr, max_in);
+      });
     default:
       return false;
   }
@@ -50,13 +57,15 @@ bool socket_program_decidable(const policy::Rule& rule) {
   return std::all_of(rule.match.begin(), rule.match.end(), [](const policy::FieldMatch& m) {
     switch (m.field) {
       case Field::kDestinationIp:
-        return socket_condition(m.condition, true);
+        return socket_condition(m.condition, true, kMaxIn);
       case Field::kDestinationPort:
+        return socket_condition(m.condition, false, kMaxInPorts);
       case Field::kNetworkTransport:
       case Field::kNetworkType:
+        return socket_condition(m.condition, false, 1);
       case Field::kProcessExecutable:
       case Field::kUserId:
-        return socket_condition(m.condition, false);
+        return socket_condition(m.condition, false, kMaxInIds);
       default:
         return false;
     }
