@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -23,6 +24,7 @@
 #include "sensors/kernel/proc_connector.hpp"
 #include "sensors/kernel/process_ebpf.hpp"
 #include "sensors/user/hook_server.hpp"
+#include "sensors/user/x11.hpp"
 #include "sinks/console_sink.hpp"
 #include "sinks/jsonl_sink.hpp"
 
@@ -150,9 +152,20 @@ void Agent::build_sensors() {
     add(std::make_unique<NfqueueSensor>(owners));
   }
   // Keystrokes: only when asked for (--domains keyboard); see docs/keyboard.md.
-  if (opts_.domains.count(Domain::kKeyboard) && opts_.kernel_level) {
-    add(std::make_unique<AuditTtySensor>());
-    add(std::make_unique<EvdevSensor>());
+  if (opts_.domains.count(Domain::kKeyboard)) {
+    if (opts_.kernel_level) {
+      add(std::make_unique<AuditTtySensor>());
+      add(std::make_unique<EvdevSensor>());
+    }
+    const char* display = std::getenv("DISPLAY");  // NOLINT: read once while wiring
+    if (opts_.user_level && (!policy_->settings().keyboard.display.empty() ||
+                             (display != nullptr && *display != '\0'))) {
+      add(std::make_unique<X11Sensor>());
+    } else if (opts_.user_level) {
+      log().warn(
+          "keyboard: no X display (DISPLAY or settings.keyboard.display); the x11 sensor is not "
+          "started");
+    }
   }
   if (opts_.user_level) add(std::make_unique<HookServerSensor>(opts_.hook_socket));
 }
