@@ -153,7 +153,10 @@ void ProcessTable::on_exec(const ProcessInfo& info) {
 void ProcessTable::on_exit(int32_t pid, int64_t start_ticks, int64_t when_ns) {
   std::unique_lock lock(mu_);
   auto it = procs_.find(Key{pid, start_ticks});
-  if (it != procs_.end()) it->second.exit_ns = when_ns;
+  if (it != procs_.end() && it->second.exit_ns == 0) {
+    it->second.exit_ns = when_ns;
+    exited_.push_back({when_ns, it->first});
+  }
 }
 
 std::optional<ProcessInfo> ProcessTable::find(int32_t pid) const {
@@ -209,17 +212,19 @@ std::vector<std::string> ProcessTable::ancestry(int32_t pid, size_t max) const {
 }
 
 size_t ProcessTable::expire(int64_t now_ns, int64_t grace_ns) {
+  // Exits are queued in the order they were reported, so only the expired head is visited,
+  // not the whole table.
   std::unique_lock lock(mu_);
   size_t n = 0;
-  for (auto it = procs_.begin(); it != procs_.end();) {
-    if (it->second.exit_ns != 0 && now_ns - it->second.exit_ns > grace_ns) {
-      auto nw = newest_.find(it->first.pid);
-      if (nw != newest_.end() && nw->second == it->first.start) newest_.erase(nw);
-      it = procs_.erase(it);
-      ++n;
-    } else {
-      ++it;
-    }
+  while (!exited_.empty() && now_ns - exited_.front().first > grace_ns) {
+    const auto [when, key] = exited_.front();
+    exited_.pop_front();
+    auto it = procs_.find(key);
+    if (it == procs_.end() || it->second.exit_ns != when) continue;
+    auto nw = newest_.find(key.pid);
+    if (nw != newest_.end() && nw->second == key.start) newest_.erase(nw);
+    procs_.erase(it);
+    ++n;
   }
   return n;
 }

@@ -8,10 +8,12 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace ringside {
@@ -100,6 +102,7 @@ class ProcessTable {
   mutable std::shared_mutex mu_;
   std::unordered_map<Key, ProcessInfo, KeyHash> procs_;
   std::unordered_map<int32_t, int64_t> newest_;  // pid -> start ticks of newest incarnation
+  std::deque<std::pair<int64_t, Key>> exited_;   // (exit time, process) in report order
 };
 
 }  // namespace ringside

@@ -60,6 +60,17 @@ TEST(ProcessTable, ForkExecExitAndPidReuse) {
   EXPECT_EQ(t.expire(1000 + 5, 1), 1u);
   EXPECT_FALSE(t.find(200, 20));
   EXPECT_TRUE(t.find(200, 30));
+  // Expiry takes exits in order and keeps what is still within its grace period.
+  t.on_exit(200, 30, 2000);
+  t.on_fork(201, 100, 40, 10);
+  t.on_exit(201, 40, 2100);
+  t.on_exit(201, 40, 2200);  // a repeated exit report does not extend or duplicate it
+  EXPECT_EQ(t.expire(2050, 10), 1u);
+  EXPECT_FALSE(t.find(200, 30));
+  EXPECT_TRUE(t.find(201, 40));
+  EXPECT_EQ(t.expire(2111, 10), 1u);
+  EXPECT_FALSE(t.find(201, 40));
+  EXPECT_EQ(t.expire(999999, 10), 0u);
 }
 
 TEST(HashCache, HashesCachesAndNoticesChanges) {
