@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +27,7 @@
 #include "sensors/user/hook_server.hpp"
 #include "sensors/user/x11.hpp"
 #include "sinks/console_sink.hpp"
+#include "sinks/export_sinks.hpp"
 #include "sinks/jsonl_sink.hpp"
 
 namespace ringside {
@@ -100,6 +102,17 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
     auto sink = JsonlSink::open(agent->opts_.jsonl_path);
     if (!sink) return std::move(sink).error();
     agent->sinks_.push_back(std::move(sink).value());
+  }
+  {
+    ExportOptions exports = agent->opts_.exports;
+    exports.db_path = agent->opts_.db_path;
+    auto opened = open_export_sinks(exports);
+    if (!opened) return std::move(opened).error();
+    for (auto& s : *opened) agent->sinks_.push_back(std::move(s));
+  }
+  if (!agent->opts_.metrics_addr.empty()) {
+    Agent* self = agent.get();
+    agent->metrics_ = std::make_shared<AgentMetrics>([self] { return self->metrics_snapshot(); });
   }
   if (agent->opts_.console && agent->opts_.jsonl_path != "-" && !stdout_discarded()) {
     agent->sinks_.push_back(
@@ -220,6 +233,22 @@ Result<void> Agent::start() {
     return Error{"sensor " + std::string(sensors_[i]->name()) + " failed: " + r.error().message};
   }
   write_ready_file();
+  if (metrics_) {
+    auto server = MetricsServer::start(opts_.metrics_addr, metrics_);
+    if (!server) {
+      stop();
+      return std::move(server).error();
+    }
+    metrics_server_ = std::move(server).value();
+    log().info("metrics on http://{}/metrics", opts_.metrics_addr);
+  }
+  // systemd (Type=notify): ready once the ready file would be written; sd_notify does nothing
+  // without NOTIFY_SOCKET.
+  uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0) {
+    watchdog_interval_ns_ = static_cast<int64_t>(watchdog_usec) * 1000 / 2;
+  }
+  sd_notify(0, "READY=1\nSTATUS=sensors live");
   return ok();
 }
 
@@ -298,6 +327,8 @@ Result<void> Agent::reload_policy() {
 void Agent::stop() {
   if (stopped_) return;
   stopped_ = true;
+  sd_notify(0, "STOPPING=1");
+  metrics_server_.reset();
   for (size_t i = sensors_.size(); i-- > 0;) {
     sensors_[i]->stop();
     if (states_[i].state == "live") states_[i].state = "stopped";
@@ -379,10 +410,16 @@ void Agent::enrich(Event& ev) {
 }
 
 policy::Decision Agent::decide(Event& ev) {
+  const int64_t t0 = metrics_ ? clock::monotonic_ns() : 0;
   enrich(ev);
   const auto pol = policy();
   const policy::Decision d = pol->evaluate(ev, ev.level(), env_);
   ev.set_verdict(d.verdict, d.rule != nullptr ? std::string_view(d.rule->name) : "");
+  if (metrics_) {
+    metrics_->record_decision(ev.level(), d.verdict,
+                              d.rule != nullptr ? std::string_view(d.rule->name) : "",
+                              clock::monotonic_ns() - t0);
+  }
   return d;
 }
 
@@ -416,6 +453,7 @@ void Agent::sink_loop() {
     }
     report_losses();
     for (auto& sink : sinks_) sink->flush();
+    sink_heartbeat(batch);
     const int64_t now = clock::monotonic_ns();
     if (now - last_expire > 1000000000) {
       processes_.expire(clock::realtime_ns(), kExitedGraceNs);
@@ -442,6 +480,48 @@ void write_file_atomically(const std::string& path, const std::string& text) {
 }
 
 }  // namespace
+
+// Publishes the sinks' counters for the metrics endpoint and pings systemd's watchdog: the
+// sink thread runs at least every 100 ms, so a stuck pipeline stops the pings.
+void Agent::sink_heartbeat(const std::vector<Event>& batch) {
+  if (metrics_) {
+    std::vector<MetricsSnapshot::SinkSample> samples;
+    for (const auto& s : sinks_) {
+      samples.push_back({std::string(s->name()), s->stats().written, s->stats().failed});
+    }
+    std::lock_guard lock(sink_stats_mu_);
+    sink_samples_ = std::move(samples);
+    if (!batch.empty()) {
+      sink_lag_seconds_ =
+          static_cast<double>(clock::realtime_ns() - batch.back().timestamp_ns()) / 1e9;
+    }
+  }
+  if (watchdog_interval_ns_ > 0) {
+    const int64_t now = clock::monotonic_ns();
+    if (now - last_watchdog_ns_ >= watchdog_interval_ns_) {
+      sd_notify(0, "WATCHDOG=1");
+      last_watchdog_ns_ = now;
+    }
+  }
+}
+
+MetricsSnapshot Agent::metrics_snapshot() const {
+  MetricsSnapshot s;
+  for (size_t i = 0; i < sensors_.size(); ++i) {
+    s.sensors.push_back(
+        {states_[i].name, states_[i].mechanism, std::string(to_string(states_[i].level)),
+         std::string(to_string(states_[i].domain)), states_[i].state, sensors_[i]->stats()});
+  }
+  s.queue_depth = queue_.depth();
+  s.queue_max_depth = queue_.max_depth();
+  s.queue_capacity = queue_.capacity();
+  s.queue_pushed = queue_.pushed();
+  s.queue_dropped = queue_.dropped();
+  std::lock_guard lock(sink_stats_mu_);
+  s.sinks = sink_samples_;
+  s.sink_lag_seconds = sink_lag_seconds_;
+  return s;
+}
 
 void Agent::write_stats_file() const {
   if (!opts_.stats_file.empty()) write_file_atomically(opts_.stats_file, stats_json());

@@ -20,6 +20,7 @@
 #include "agent/hash_cache.hpp"
 #include "agent/options.hpp"
 #include "agent/process_table.hpp"
+#include "metrics/agent_metrics.hpp"
 #include "sensors/sensor.hpp"
 #include "sinks/sink.hpp"
 
@@ -79,6 +80,8 @@ class Agent final : public SensorContext {
   void write_ready_file();
   void write_stats_file() const;
   void report_losses();
+  MetricsSnapshot metrics_snapshot() const;
+  void sink_heartbeat(const std::vector<Event>& batch);
 
   AgentOptions opts_;
   std::vector<std::string> agent_files_;  // absolute: binary, policy, outputs
@@ -95,6 +98,14 @@ class Agent final : public SensorContext {
   std::thread sink_thread_;
   std::atomic<uint64_t> sequence_{0};
   uint64_t reported_drops_ = 0;
+  // Metrics endpoint (--metrics) and what the sink thread publishes for it.
+  std::shared_ptr<AgentMetrics> metrics_;
+  std::unique_ptr<MetricsServer> metrics_server_;
+  mutable std::mutex sink_stats_mu_;
+  std::vector<MetricsSnapshot::SinkSample> sink_samples_;
+  double sink_lag_seconds_ = 0;
+  int64_t watchdog_interval_ns_ = 0;  // systemd WatchdogSec / 2; 0: off
+  int64_t last_watchdog_ns_ = 0;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "sensors/sensor.hpp"
+#include "sinks/export_sinks.hpp"
 
 namespace ringside {
 
@@ -22,6 +23,8 @@ struct AgentOptions {
   std::string hook_socket = "/run/ringside/hook.sock";
   size_t queue_capacity = 1 << 16;
   std::string agent_binary;  // /proc/self/exe, for "never decide on our own files"
+  ExportOptions exports;     // --syslog, --kafka, --db retention (db_path above wins)
+  std::string metrics_addr;  // --metrics 127.0.0.1:PORT; empty: no endpoint
 };
 
 }  // namespace ringside

@@ -30,6 +30,13 @@ struct RunArgs {
   std::string domains = "process";
   std::string jsonl;
   std::string db;
+  std::string db_max_age;
+  std::string db_max_size;
+  std::string syslog;
+  std::string kafka;
+  std::string kafka_topic;
+  std::vector<std::string> kafka_options;
+  std::string metrics;
   std::string ready_file;
   std::string stats_file;
   std::string hook_socket;
@@ -70,6 +77,34 @@ int run(const RunArgs& a) {
   }
   o.jsonl_path = a.jsonl;
   o.db_path = a.db;
+  if (!a.db_max_age.empty()) {
+    auto v = parse_duration_ns(a.db_max_age);
+    if (!v) {
+      std::cerr << "ringside run: --db-max-age: " << v.error().message << " (e.g. 30d, 12h)\n";
+      return 2;
+    }
+    o.exports.db_max_age_ns = *v;
+  }
+  if (!a.db_max_size.empty()) {
+    auto v = parse_size_bytes(a.db_max_size);
+    if (!v) {
+      std::cerr << "ringside run: --db-max-size: " << v.error().message << " (e.g. 512M, 2G)\n";
+      return 2;
+    }
+    o.exports.db_max_bytes = *v;
+  }
+  o.exports.syslog_url = a.syslog;
+  o.exports.kafka_brokers = a.kafka;
+  o.exports.kafka_topic = a.kafka_topic;
+  for (const auto& kv : a.kafka_options) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "ringside run: --kafka-option '" << kv << "' is not KEY=VALUE\n";
+      return 2;
+    }
+    o.exports.kafka_config.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  o.metrics_addr = a.metrics;
   o.ready_file = a.ready_file;
   o.stats_file = a.stats_file;
   o.console = !a.quiet;
@@ -110,7 +145,20 @@ void add_run(CLI::App& app, int& status) {
   cmd->add_option("--domains", args->domains, "Comma-separated: process,file,network,keyboard")
       ->capture_default_str();
   cmd->add_option("--jsonl", args->jsonl, "Write JSON lines to PATH, or - for standard output");
-  cmd->add_option("--db", args->db, "Event store (SQLite)");
+  cmd->add_option("--db", args->db, "Event store (SQLite), e.g. /var/lib/ringside/events.db");
+  cmd->add_option("--db-max-age", args->db_max_age,
+                  "Delete stored events older than this (e.g. 30d, 12h; default: keep)");
+  cmd->add_option("--db-max-size", args->db_max_size,
+                  "Delete the oldest stored events beyond this size (e.g. 512M, 2G)");
+  cmd->add_option("--syslog", args->syslog,
+                  "Send events as RFC 5424 syslog to tcp://HOST:PORT or udp://HOST:PORT");
+  cmd->add_option("--kafka", args->kafka, "Send events to these Kafka brokers (host:port,...)");
+  cmd->add_option("--kafka-topic", args->kafka_topic,
+                  "One Kafka topic for every event (default: ringside.<category>)");
+  cmd->add_option("--kafka-option", args->kafka_options,
+                  "librdkafka setting KEY=VALUE (repeatable), e.g. message.timeout.ms=10000");
+  cmd->add_option("--metrics", args->metrics,
+                  "Serve Prometheus metrics on this loopback address, e.g. 127.0.0.1:9464");
   cmd->add_option("--ready-file", args->ready_file,
                   "Write the sensors' states as JSON here once every selected sensor is live");
   cmd->add_option(

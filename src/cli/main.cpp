@@ -39,6 +39,7 @@ int run_cli(int argc, char** argv) {
   ringside::cli::add_policy(app, status);
   ringside::cli::add_hook(app, status);
   ringside::cli::add_tty_session(app, status);
+  ringside::cli::add_query(app, status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

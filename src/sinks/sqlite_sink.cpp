@@ -1,0 +1,235 @@
+#include "sinks/sqlite_sink.hpp"
+
+#include "core/clock.hpp"
+#include "core/json.hpp"
+#include "core/log.hpp"
+#include "store/store_schema.hpp"
+
+namespace ringside {
+
+namespace {
+
+Error sql_error(sqlite3* db, const std::string& what) {
+  return Error{"sqlite store: " + what + ": " + sqlite3_errmsg(db), sqlite3_extended_errcode(db)};
+}
+
+Result<int64_t> query_int(sqlite3* db, const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) return sql_error(db, sql);
+  int64_t v = 0;
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const SqliteSinkOptions& options) {
+  sqlite3* db = nullptr;
+  const int rc =
+      sqlite3_open_v2(options.path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    Error e{"sqlite store: cannot open " + options.path + ": " +
+            (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc))};
+    sqlite3_close(db);
+    return e;
+  }
+  std::unique_ptr<SqliteSink> sink(new SqliteSink(db, options));
+  sqlite3_busy_timeout(db, 1000);
+  // auto_vacuum only takes effect before the first table exists; later it is a no-op.
+  for (const char* pragma : {"PRAGMA auto_vacuum = INCREMENTAL", "PRAGMA journal_mode = WAL",
+                             "PRAGMA synchronous = NORMAL"}) {
+    if (auto r = store::exec(db, pragma, pragma); !r) {
+      return Error{r.error().message + " (" + options.path + ")"};
+    }
+  }
+  if (auto r = store::migrate(db); !r) return Error{r.error().message + " (" + options.path + ")"};
+  if (auto r = sink->prepare(); !r) return std::move(r).error();
+  sink->last_retention_ns_ = clock::monotonic_ns();
+  if (options.max_age_ns > 0 || options.max_bytes > 0) {
+    if (auto r = sink->apply_retention(clock::realtime_ns()); !r) {
+      log().warn("{}", r.error().message);
+    }
+  }
+  return sink;
+}
+
+SqliteSink::~SqliteSink() {
+  flush();
+  for (sqlite3_stmt* st : inserts_) sqlite3_finalize(st);
+  sqlite3_close(db_);
+}
+
+Result<void> SqliteSink::prepare() {
+  for (const store::Table& t : store::tables()) {
+    std::string sql = "INSERT INTO \"" + t.name + "\" (";
+    std::string values = ") VALUES (";
+    for (size_t i = 0; i < t.columns.size(); ++i) {
+      if (i > 0) sql += ", ", values += ", ";
+      sql += "\"" + t.columns[i].name + "\"";
+      values += "?";
+    }
+    sql += values + ")";
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) !=
+        SQLITE_OK) {
+      return sql_error(db_, "prepare insert into " + t.name);
+    }
+    inserts_.push_back(st);
+  }
+  return ok();
+}
+
+void SqliteSink::fail_batch(const std::string& why) {
+  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  in_txn_ = false;
+  st_.failed += pending_;
+  ++st_.failed_batches;
+  // Rate-limited: the first failures, then one in a hundred.
+  if (warnings_++ < 5 || warnings_ % 100 == 0) {
+    log().warn("sqlite store: {}; {} events not stored (total {})", why, pending_, st_.failed);
+  }
+  pending_ = 0;
+}
+
+void SqliteSink::write(const Event& ev) {
+  const int ti = store::table_of(ev.type());
+  if (ti < 0) {
+    ++st_.failed;
+    return;
+  }
+  if (!in_txn_) {
+    if (sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      ++pending_;
+      fail_batch(std::string("cannot begin a transaction: ") + sqlite3_errmsg(db_));
+      return;
+    }
+    in_txn_ = true;
+  }
+  ++pending_;
+  const store::Table& t = store::tables()[static_cast<size_t>(ti)];
+  sqlite3_stmt* st = inserts_[static_cast<size_t>(ti)];
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    const store::Column& c = t.columns[i];
+    const int param = static_cast<int>(i) + 1;
+    switch (c.type) {
+      case FieldType::kInt:
+      case FieldType::kTimestamp:
+        if (auto v = ev.get_int(c.field)) {
+          sqlite3_bind_int64(st, param, *v);
+        } else {
+          sqlite3_bind_null(st, param);
+        }
+        break;
+      case FieldType::kString:
+      case FieldType::kIp:
+        if (auto v = ev.get_str(c.field)) {
+          sqlite3_bind_text(st, param, v->data(), static_cast<int>(v->size()), SQLITE_STATIC);
+        } else {
+          sqlite3_bind_null(st, param);
+        }
+        break;
+      case FieldType::kStrings:
+        if (ev.has(c.field)) {
+          // One list per row at most in practice; the JSON lives until the step below.
+          scratch_.clear();
+          scratch_ += '[';
+          bool first = true;
+          for (std::string_view s : ev.get_list(c.field)) {
+            if (!first) scratch_ += ',';
+            first = false;
+            append_json_string(scratch_, s);
+          }
+          scratch_ += ']';
+          sqlite3_bind_text(st, param, scratch_.data(), static_cast<int>(scratch_.size()),
+                            SQLITE_TRANSIENT);
+        } else {
+          sqlite3_bind_null(st, param);
+        }
+        break;
+    }
+  }
+  const int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) {
+    fail_batch(std::string("insert failed: ") + sqlite3_errmsg(db_));
+    return;
+  }
+  if (pending_ >= opts_.batch_rows) commit();
+}
+
+void SqliteSink::commit() {
+  if (!in_txn_) return;
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    fail_batch(std::string("commit failed: ") + sqlite3_errmsg(db_));
+    return;
+  }
+  in_txn_ = false;
+  st_.written += pending_;
+  ++st_.batches;
+  pending_ = 0;
+}
+
+void SqliteSink::flush() {
+  commit();
+  if (opts_.max_age_ns <= 0 && opts_.max_bytes <= 0) return;
+  const int64_t now = clock::monotonic_ns();
+  if (now - last_retention_ns_ < opts_.retention_interval_ns) return;
+  last_retention_ns_ = now;
+  if (auto r = apply_retention(clock::realtime_ns()); !r) log().warn("{}", r.error().message);
+}
+
+void SqliteSink::set_max_page_count(int64_t pages) {
+  const std::string sql = "PRAGMA max_page_count = " + std::to_string(pages);
+  sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+}
+
+int64_t SqliteSink::used_bytes() const {
+  auto pages = query_int(db_, "PRAGMA page_count");
+  auto free_pages = query_int(db_, "PRAGMA freelist_count");
+  auto size = query_int(db_, "PRAGMA page_size");
+  if (!pages || !free_pages || !size) return 0;
+  return (*pages - *free_pages) * *size;
+}
+
+Result<uint64_t> SqliteSink::apply_retention(int64_t now_ns) {
+  commit();
+  uint64_t removed = 0;
+  if (opts_.max_age_ns > 0) {
+    const std::string cutoff = std::to_string(now_ns - opts_.max_age_ns);
+    for (const store::Table& t : store::tables()) {
+      const std::string sql = "DELETE FROM \"" + t.name + "\" WHERE timestamp < " + cutoff;
+      if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+        return sql_error(db_, "retention by age");
+      }
+      removed += static_cast<uint64_t>(sqlite3_changes64(db_));
+    }
+  }
+  // By size: drop the oldest rows of every table in proportion to the excess over 95 % of
+  // the limit (so the limit is not hit again at once), a few rounds at most.
+  for (int round = 0; opts_.max_bytes > 0 && round < 8; ++round) {
+    const int64_t used = used_bytes();
+    if (used <= opts_.max_bytes) break;
+    const double target = 0.95 * static_cast<double>(opts_.max_bytes);
+    const double share = (static_cast<double>(used) - target) / static_cast<double>(used);
+    for (const store::Table& t : store::tables()) {
+      const std::string sql = "DELETE FROM \"" + t.name + "\" WHERE id IN (SELECT id FROM \"" +
+                              t.name + "\" ORDER BY id LIMIT (SELECT CAST(count(*) * " +
+                              std::to_string(share) + " + 1 AS INTEGER) FROM \"" + t.name + "\"))";
+      if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+        return sql_error(db_, "retention by size");
+      }
+      removed += static_cast<uint64_t>(sqlite3_changes64(db_));
+    }
+  }
+  if (removed > 0) {
+    sqlite3_exec(db_, "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE)", nullptr,
+                 nullptr, nullptr);
+    st_.retention_deleted += removed;
+    log().info("sqlite store: retention removed {} events", removed);
+  }
+  return removed;
+}
+
+}  // namespace ringside

@@ -1,0 +1,66 @@
+// The embedded event store: every event into its category's SQLite table (see
+// store/store_schema.hpp and docs/store.md). WAL mode, one transaction per batch, prepared
+// statements; retention by age and by size runs on the sink thread between batches.
+// A failed batch (full disk, I/O error) is rolled back, counted and logged; the next batch is
+// tried afresh, so a disk that frees up resumes the store without a restart.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sinks/sink.hpp"
+
+namespace ringside {
+
+struct SqliteSinkOptions {
+  std::string path;
+  int64_t max_age_ns = 0;    // 0: keep forever
+  int64_t max_bytes = 0;     // 0: no limit; pages in use, WAL excluded
+  size_t batch_rows = 8192;  // a transaction commits at this many rows or at flush()
+  int64_t retention_interval_ns = 10LL * 1000 * 1000 * 1000;
+};
+
+struct SqliteSinkStats {
+  uint64_t written = 0, failed = 0, batches = 0, failed_batches = 0, retention_deleted = 0;
+};
+
+class SqliteSink final : public Sink {
+ public:
+  static Result<std::unique_ptr<SqliteSink>> open(const SqliteSinkOptions& options);
+  ~SqliteSink() override;
+
+  std::string_view name() const override { return "sqlite"; }
+  void write(const Event& ev) override;
+  void flush() override;
+  SinkStats stats() const override { return {st_.written, st_.failed}; }
+  const SqliteSinkStats& detailed_stats() const { return st_; }
+
+  // Applies retention now (flush() does it every retention_interval_ns); returns rows removed.
+  Result<uint64_t> apply_retention(int64_t now_ns);
+  // Caps the file at `pages` pages (PRAGMA max_page_count): what a full disk looks like to
+  // SQLite, without filling one.
+  void set_max_page_count(int64_t pages);
+  // Bytes of pages in use.
+  int64_t used_bytes() const;
+
+ private:
+  SqliteSink(sqlite3* db, SqliteSinkOptions options) : db_(db), opts_(std::move(options)) {}
+  Result<void> prepare();
+  void commit();
+  void fail_batch(const std::string& why);
+
+  sqlite3* db_;
+  SqliteSinkOptions opts_;
+  std::vector<sqlite3_stmt*> inserts_;  // one per store::tables() entry
+  std::string scratch_;
+  bool in_txn_ = false;
+  uint64_t pending_ = 0;
+  int64_t last_retention_ns_ = 0;
+  uint64_t warnings_ = 0;
+  SqliteSinkStats st_;
+};
+
+}  // namespace ringside
