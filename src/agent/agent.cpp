@@ -24,6 +24,7 @@
 #include "sensors/kernel/open_fanotify.hpp"
 #include "sensors/kernel/proc_connector.hpp"
 #include "sensors/kernel/process_ebpf.hpp"
+#include "sensors/user/hook_protocol.h"
 #include "sensors/user/hook_server.hpp"
 #include "sensors/user/x11.hpp"
 #include "sinks/console_sink.hpp"
@@ -180,7 +181,13 @@ void Agent::build_sensors() {
           "started");
     }
   }
-  if (opts_.user_level) add(std::make_unique<HookServerSensor>(opts_.hook_socket));
+  if (opts_.user_level) {
+    // The interposer reports files and sockets only for the domains the agent watches.
+    uint32_t ops = 0;
+    if (opts_.domains.count(Domain::kFile)) ops |= RS_HOOK_OP_FILE;
+    if (opts_.domains.count(Domain::kNetwork)) ops |= RS_HOOK_OP_NETWORK;
+    add(std::make_unique<HookServerSensor>(opts_.hook_socket, ops));
+  }
 }
 
 Result<void> Agent::start_sensor(size_t i) {

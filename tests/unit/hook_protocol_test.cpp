@@ -308,7 +308,7 @@ TEST(hook_protocol, MalformedMessagesAreRejectedWithAReason) {
                           .done())
                 .find("ringside.hook"),
             std::string::npos);
-  EXPECT_NE(rejection(Builder(RS_EVENT_FILE_OPEN).valid().done()).find("event type 10"),
+  EXPECT_NE(rejection(Builder(RS_EVENT_KEYBOARD_KEY_DOWN).valid().done()).find("event type 50"),
             std::string::npos);
   EXPECT_NE(rejection(Builder(RS_EVENT_PROCESS_EXEC, 0, RS_HOOK_MSG_VERDICT).valid().done())
                 .find("not an event"),

@@ -1,11 +1,17 @@
 #include "sensors/user/hook_decoder.hpp"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <bitset>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "policy/cidr.hpp"
+#include "sensors/kernel/file_records.hpp"
 #include "sensors/user/preload/hook_logic.h"
 
 namespace ringside {
@@ -18,11 +24,24 @@ static_assert(static_cast<uint16_t>(Field::kProcessArgs) == RS_FIELD_PROCESS_ARG
 static_assert(static_cast<uint16_t>(Field::kRingsideHook) == RS_FIELD_RINGSIDE_HOOK);
 static_assert(static_cast<uint16_t>(EventType::kProcessExec) == RS_EVENT_PROCESS_EXEC);
 
+// The protocol's own TLVs (RS_HOOK_FIELD_*) an event type may carry.
+enum Raw : unsigned {
+  kRawIdentity = 1U << 0,
+  kRawOpenFlags = 1U << 1,
+  kRawMode = 1U << 2,
+  kRawLocal = 1U << 3,
+  kRawRemote = 1U << 4,
+  kRawSocketType = 1U << 5,
+  kRawResolved = 1U << 6,  // repeated: one per answer
+};
+
 // What a hook may tell the agent for each event type it reports, and what it must.
 struct HookEventSpec {
   EventType type;
   std::span<const Field> accepted;
   std::span<const Field> required;
+  unsigned raw = 0;           // Raw bits accepted
+  unsigned raw_required = 0;  // Raw bits required
 };
 
 constexpr std::array kExecAccepted = {
@@ -33,8 +52,34 @@ constexpr std::array kExecAccepted = {
 };
 constexpr std::array kExecRequired = {Field::kProcessExecutable, Field::kRingsideHook};
 
+constexpr std::array kFileAccepted = {
+    Field::kFilePath,          Field::kFileTargetPath, Field::kRingsideFileRequestedPath,
+    Field::kProcessThreadId,   Field::kRingsideHook,   Field::kRingsideTruncated,
+    Field::kProcessExecutable,
+};
+constexpr std::array kFileRequired = {Field::kRingsideHook, Field::kRingsideFileRequestedPath};
+constexpr std::array kNetAccepted = {Field::kProcessThreadId, Field::kRingsideHook,
+                                     Field::kDnsQuestionName, Field::kProcessExecutable};
+constexpr std::array kNetRequired = {Field::kRingsideHook};
+constexpr std::array kDnsRequired = {Field::kRingsideHook, Field::kDnsQuestionName};
+constexpr unsigned kSocket = kRawLocal | kRawRemote | kRawSocketType;
+
 constexpr std::array kHookEvents = {
-    HookEventSpec{EventType::kProcessExec, kExecAccepted, kExecRequired},
+    HookEventSpec{EventType::kProcessExec, kExecAccepted, kExecRequired, kRawIdentity},
+    HookEventSpec{EventType::kFileOpen, kFileAccepted, kFileRequired, kRawOpenFlags | kRawMode,
+                  kRawOpenFlags},
+    HookEventSpec{EventType::kFileCreate, kFileAccepted, kFileRequired, kRawMode},
+    HookEventSpec{EventType::kFileModify, kFileAccepted, kFileRequired},
+    HookEventSpec{EventType::kFileRename, kFileAccepted, kFileRequired},
+    HookEventSpec{EventType::kFileDelete, kFileAccepted, kFileRequired},
+    HookEventSpec{EventType::kFileChmod, kFileAccepted, kFileRequired, kRawMode, kRawMode},
+    HookEventSpec{EventType::kFileLink, kFileAccepted, kFileRequired},
+    HookEventSpec{EventType::kNetworkConnect, kNetAccepted, kNetRequired, kSocket, kRawRemote},
+    HookEventSpec{EventType::kNetworkAccept, kNetAccepted, kNetRequired, kSocket,
+                  kRawLocal | kRawRemote},
+    HookEventSpec{EventType::kNetworkBind, kNetAccepted, kNetRequired, kSocket, kRawLocal},
+    HookEventSpec{EventType::kNetworkSend, kNetAccepted, kNetRequired, kSocket, kRawRemote},
+    HookEventSpec{EventType::kNetworkDns, kNetAccepted, kDnsRequired, kRawResolved},
 };
 
 const HookEventSpec* spec_for(uint16_t event_type) {
@@ -59,7 +104,171 @@ bool valid_hook_name(std::string_view s) {
   });
 }
 
+// The raw values of one message.
+struct RawFields {
+  unsigned seen = 0;
+  int64_t open_flags = 0;
+  int64_t mode = 0;
+  rs_hook_address local{};
+  rs_hook_address remote{};
+  int64_t socket_type = 0;
+  std::vector<rs_hook_address> resolved;
+};
+
+// Reads one RS_HOOK_FIELD_* TLV into raw; an error text when it is malformed or not accepted.
+std::optional<std::string> read_raw(const rs_hook_tlv& tlv, const HookEventSpec& spec,
+                                    RawFields& raw, HookMessage& m) {
+  unsigned bit = 0;
+  switch (tlv.field) {
+    case RS_HOOK_FIELD_EXECUTABLE_IDENTITY:
+      bit = kRawIdentity;
+      break;
+    case RS_HOOK_FIELD_OPEN_FLAGS:
+      bit = kRawOpenFlags;
+      break;
+    case RS_HOOK_FIELD_MODE:
+      bit = kRawMode;
+      break;
+    case RS_HOOK_FIELD_LOCAL_ADDRESS:
+      bit = kRawLocal;
+      break;
+    case RS_HOOK_FIELD_REMOTE_ADDRESS:
+      bit = kRawRemote;
+      break;
+    case RS_HOOK_FIELD_SOCKET_TYPE:
+      bit = kRawSocketType;
+      break;
+    case RS_HOOK_FIELD_RESOLVED_ADDRESS:
+      bit = kRawResolved;
+      break;
+    default:
+      return "unknown field id " + std::to_string(tlv.field);
+  }
+  if ((spec.raw & bit) == 0) {
+    return "protocol field " + std::to_string(tlv.field) + " is not accepted for this event";
+  }
+  if ((raw.seen & bit) != 0 && bit != kRawResolved) {
+    return "protocol field " + std::to_string(tlv.field) + " repeated";
+  }
+  raw.seen |= bit;
+  if (bit == kRawResolved) {
+    rs_hook_address a{};
+    if (tlv.length != RS_HOOK_ADDRESS_SIZE || rs_hook_address_get(tlv.value, &a) != 0) {
+      return "malformed resolved address";
+    }
+    if (raw.resolved.size() >= RS_HOOK_MAX_RESOLVED) return "more resolved addresses than allowed";
+    raw.resolved.push_back(a);
+    return std::nullopt;
+  }
+  switch (bit) {
+    case kRawIdentity:
+      if (tlv.length != RS_HOOK_IDENTITY_SIZE) return "executable identity has a bad size";
+      m.executable_identity = FileIdentity{rs_get_u64(tlv.value), rs_get_u64(tlv.value + 8),
+                                           static_cast<int64_t>(rs_get_u64(tlv.value + 16))};
+      return std::nullopt;
+    case kRawLocal:
+    case kRawRemote:
+      if (tlv.length != RS_HOOK_ADDRESS_SIZE ||
+          rs_hook_address_get(tlv.value, bit == kRawLocal ? &raw.local : &raw.remote) != 0) {
+        return "malformed socket address";
+      }
+      return std::nullopt;
+    default:
+      break;
+  }
+  if (tlv.length != 8) return "protocol field " + std::to_string(tlv.field) + " is not 8 bytes";
+  const auto v = static_cast<int64_t>(rs_get_u64(tlv.value));
+  // open flags and modes are C ints / mode_t: 32 bits, as the program passed them.
+  if (v < INT32_MIN || v > int64_t{UINT32_MAX}) {
+    return "protocol field " + std::to_string(tlv.field) + " out of range";
+  }
+  (bit == kRawOpenFlags ? raw.open_flags : bit == kRawMode ? raw.mode : raw.socket_type) = v;
+  return std::nullopt;
+}
+
+std::string_view parent_of(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash + 1);
+}
+
+// Turns the raw values into event fields, as the kernel level writes them.
+std::optional<std::string> apply_raw(const RawFields& raw, Event& ev) {
+  const EventType type = ev.type();
+  if (raw.seen & kRawOpenFlags) {
+    file_records::for_each_open_flag(
+        static_cast<uint32_t>(raw.open_flags),
+        [&](std::string_view n) { ev.append(Field::kRingsideFileFlags, n); });
+    const bool creates =
+        (raw.open_flags & O_CREAT) != 0 || (raw.open_flags & O_TMPFILE) == O_TMPFILE;
+    if (creates && (raw.seen & kRawMode)) {
+      ev.set(Field::kFileMode, file_records::mode_text(static_cast<uint32_t>(raw.mode)));
+    }
+  } else if (raw.seen & kRawMode) {
+    ev.set(Field::kFileMode, file_records::mode_text(static_cast<uint32_t>(raw.mode)));
+  }
+  if (type == EventType::kFileLink && !ev.has(Field::kFilePath)) {
+    // symlink: its content, read from where the link is (the kernel level does the same).
+    const std::string_view content = *ev.get_str(Field::kRingsideFileRequestedPath);
+    const auto target = ev.get_str(Field::kFileTargetPath);
+    if (!content.empty() && content.front() == '/') {
+      ev.set(Field::kFilePath, file_records::normalize_lexically(content));
+    } else if (target) {
+      ev.set(Field::kFilePath, file_records::normalize_lexically(std::string(parent_of(*target)) +
+                                                                 std::string(content)));
+    }
+  }
+  for (Field f : {Field::kFilePath, Field::kFileTargetPath}) {
+    if (auto p = ev.get_str(f); p && (p->empty() || p->front() != '/')) {
+      return std::string(f == Field::kFilePath ? "file.path" : "file.target_path") +
+             " is not absolute";
+    }
+  }
+  if (type == EventType::kNetworkDns) {
+    // Reported before the lookup (a verdict was needed): the query; after it: the answer.
+    ev.set(Field::kDnsType, (raw.seen & kRawResolved) ? "answer" : "query");
+    for (const auto& a : raw.resolved) ev.append(Field::kDnsResolvedIp, hook_address_text(a));
+    return std::nullopt;
+  }
+  const rs_hook_address* typed = nullptr;
+  if (raw.seen & kRawLocal) {
+    ev.set(Field::kSourceIp, hook_address_text(raw.local));
+    ev.set(Field::kSourcePort, static_cast<int64_t>(raw.local.port));
+    typed = &raw.local;
+  }
+  if ((raw.seen & kRawRemote) && type != EventType::kNetworkBind) {
+    ev.set(Field::kDestinationIp, hook_address_text(raw.remote));
+    ev.set(Field::kDestinationPort, static_cast<int64_t>(raw.remote.port));
+    typed = &raw.remote;
+  }
+  if (typed != nullptr) ev.set(Field::kNetworkType, hook_address_type(*typed));
+  if (raw.seen & kRawSocketType) {
+    if (raw.socket_type == SOCK_STREAM) ev.set(Field::kNetworkTransport, "tcp");
+    if (raw.socket_type == SOCK_DGRAM) ev.set(Field::kNetworkTransport, "udp");
+  }
+  return std::nullopt;
+}
+
+bool is_mapped(const rs_hook_address& a) {
+  static constexpr std::array<uint8_t, 12> kPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  return a.family == 6 && std::equal(kPrefix.begin(), kPrefix.end(), a.addr);
+}
+
 }  // namespace
+
+std::string hook_address_text(const rs_hook_address& a) {
+  policy::IpAddress ip;
+  if (a.family == 4 || is_mapped(a)) {
+    std::copy_n(a.addr + (a.family == 4 ? 0 : 12), 4, ip.bytes.begin());
+  } else {
+    ip.v6 = true;
+    std::copy_n(a.addr, 16, ip.bytes.begin());
+  }
+  return ip.to_string();
+}
+
+std::string_view hook_address_type(const rs_hook_address& a) {
+  return a.family == 4 || is_mapped(a) ? "ipv4" : "ipv6";
+}
 
 Result<HookMessage> decode_hook_message(std::span<const uint8_t> bytes, const HookPeer& peer,
                                         int64_t timestamp_ns) {
@@ -88,13 +297,11 @@ Result<HookMessage> decode_hook_message(std::span<const uint8_t> bytes, const Ho
   rs_hook_tlv_iter it{};
   rs_hook_tlv_begin(&it, bytes.data() + RS_HOOK_HEADER_SIZE, h.length);
   rs_hook_tlv tlv{};
+  RawFields raw;
   int more = 0;
   while ((more = rs_hook_tlv_next(&it, &tlv)) > 0) {
-    if (tlv.field == RS_HOOK_FIELD_EXECUTABLE_IDENTITY) {
-      if (tlv.length != RS_HOOK_IDENTITY_SIZE) return reject("executable identity has a bad size");
-      if (m.executable_identity) return reject("executable identity repeated");
-      m.executable_identity = FileIdentity{rs_get_u64(tlv.value), rs_get_u64(tlv.value + 8),
-                                           static_cast<int64_t>(rs_get_u64(tlv.value + 16))};
+    if (tlv.field >= RS_HOOK_FIELD_PRIVATE) {
+      if (auto why = read_raw(tlv, *spec, raw, m)) return reject(std::move(*why));
       continue;
     }
     const int index = schema::field_index(tlv.field);
@@ -141,14 +348,20 @@ Result<HookMessage> decode_hook_message(std::span<const uint8_t> bytes, const Ho
   for (Field f : spec->required) {
     if (!ev.has(f)) return reject("required field " + name_of(schema::field_index(f)) + " missing");
   }
-  const std::string_view exe = *ev.get_str(Field::kProcessExecutable);
-  if (exe.empty() || exe.front() != '/') return reject("process.executable is not absolute");
+  if ((raw.seen & spec->raw_required) != spec->raw_required) {
+    return reject("a required protocol field is missing");
+  }
+  if (auto exe = ev.get_str(Field::kProcessExecutable);
+      exe && (exe->empty() || exe->front() != '/')) {
+    return reject("process.executable is not absolute");
+  }
   if (!valid_hook_name(*ev.get_str(Field::kRingsideHook))) {
     return reject("ringside.hook is not a function name");
   }
   if (auto n = ev.get_int(Field::kProcessArgsCount); n && *n < 0) {
     return reject("process.args_count is negative");
   }
+  if (auto why = apply_raw(raw, ev)) return reject(std::move(*why));
 
   ev.set_origin(Level::kUser, "preload");
   ev.set(Field::kEventOutcome, "unknown");

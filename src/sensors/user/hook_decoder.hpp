@@ -11,6 +11,7 @@
 #include "core/event.hpp"
 #include "core/file_identity.hpp"
 #include "core/result.hpp"
+#include "sensors/user/preload/hook_logic.h"
 
 namespace ringside {
 
@@ -33,10 +34,19 @@ struct HookMessage {
   Event event;
 };
 
+// Text of a wire address ("127.0.0.1"; IPv4-mapped IPv6 as the IPv4 address) and its
+// network.type ("ipv4" | "ipv6").
+std::string hook_address_text(const rs_hook_address& a);
+std::string_view hook_address_type(const rs_hook_address& a);
+
 // Decodes one datagram. The event carries level user, sensor "preload", outcome "unknown"
-// (it is reported before the call), the sender as process.pid (exec-type) or
+// (it is reported before the call; accept: after), the sender as process.pid (exec-type) or
 // process.parent.pid (spawn-type), user.id / user.effective.id / group.id from `peer`, and the
-// fields the hook observed.
+// fields the hook observed. File reports: file.path and file.target_path must be absolute;
+// open flags become ringside.file.flags and the mode file.mode (octal), as the kernel level
+// writes them; a symbolic link's file.path is its content placed next to the link. Network
+// reports: addresses become source.* (the local end; accept: the connecting peer) and
+// destination.*, with network.type and network.transport.
 Result<HookMessage> decode_hook_message(std::span<const uint8_t> bytes, const HookPeer& peer,
                                         int64_t timestamp_ns);
 

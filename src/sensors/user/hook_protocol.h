@@ -30,7 +30,13 @@
  *
  * VERDICT payload (only for an EVENT that had RS_HOOK_FLAG_WANT_VERDICT):
  *   u8 verdict (RS_HOOK_VERDICT_*), u8 reserved (0), u16 rule_length (<= RS_HOOK_MAX_RULE),
- *   rule name bytes.
+ *   rule name bytes; RS_HOOK_VERDICT_REDIRECT (network.connect only) is followed by the
+ *   address to connect to instead, in the RS_HOOK_ADDRESS_SIZE form below.
+ *
+ * File and network reports carry, besides event fields, the raw values the agent formats
+ * (RS_HOOK_FIELD_OPEN_FLAGS, _MODE, _LOCAL_ADDRESS, _REMOTE_ADDRESS, _SOCKET_TYPE,
+ * _RESOLVED_ADDRESS): the hook
+ * stays a copy loop, the agent owns names, octal text and address normalisation.
  *
  * State file (socket path + ".state"): struct rs_hook_state below, written by the agent in
  * place (never unlinked and recreated, so a process that mapped it keeps seeing updates) and
@@ -39,6 +45,11 @@
  * An operation whose RS_HOOK_OP_* bit is in `sync_ops` is sent with WANT_VERDICT and waits up
  * to `deadline_ms` for the answer; every other report is fire-and-forget (non-blocking send, no
  * round trip). The agent clears `sync_ops` and `agent_pid` when it stops cleanly.
+ * Exec-type operations are always reported while an agent is there; file and network
+ * operations only when their bit is in `report_ops` (the agent watches that domain), and opens
+ * only as `file_opens` says (RS_HOOK_OPENS_*: the policy's settings.file.opens, raised to all
+ * while a user-level file.open rule could match any open). A hook whose class is not reported
+ * reads the mapping and calls libc: no system call of its own.
  *
  * Fail mode (what a hook does when the agent cannot answer): an operation that needed a
  * verdict follows the state file's `fail_closed` (the policy's settings.fail_mode); the
@@ -77,6 +88,21 @@ extern "C" {
  * as well lie about process.executable. */
 #define RS_HOOK_FIELD_EXECUTABLE_IDENTITY 0xFF00u
 #define RS_HOOK_IDENTITY_SIZE 24
+/* open(2) flags as the program passed them (int). */
+#define RS_HOOK_FIELD_OPEN_FLAGS 0xFF01u
+/* Mode argument of a creating open, mkdir or chmod (int). */
+#define RS_HOOK_FIELD_MODE 0xFF02u
+/* Socket addresses (RS_HOOK_ADDRESS_SIZE bytes): u8 family (4 | 6), u8 reserved (0), u16 port,
+ * 16 address bytes in network order (IPv4: the first 4, the rest 0). */
+#define RS_HOOK_FIELD_LOCAL_ADDRESS 0xFF03u
+#define RS_HOOK_FIELD_REMOTE_ADDRESS 0xFF04u
+/* SO_TYPE of the socket (int): SOCK_STREAM is tcp, SOCK_DGRAM udp. */
+#define RS_HOOK_FIELD_SOCKET_TYPE 0xFF05u
+#define RS_HOOK_ADDRESS_SIZE 20
+/* An address a name lookup answered (port 0), repeated once per answer, at most
+ * RS_HOOK_MAX_RESOLVED times. */
+#define RS_HOOK_FIELD_RESOLVED_ADDRESS 0xFF06u
+#define RS_HOOK_MAX_RESOLVED 16
 
 /* Message types. */
 #define RS_HOOK_MSG_EVENT 1
@@ -95,11 +121,17 @@ extern "C" {
 #define RS_HOOK_VERDICT_ALLOW 0
 #define RS_HOOK_VERDICT_DENY 1
 #define RS_HOOK_VERDICT_ALERT 2
+#define RS_HOOK_VERDICT_REDIRECT 3 /* connect to the address that follows instead */
 
 /* Operations a state file can ask to wait for a verdict on. */
 #define RS_HOOK_OP_EXEC 0x0001u
 #define RS_HOOK_OP_FILE 0x0002u
 #define RS_HOOK_OP_NETWORK 0x0004u
+
+/* Which opens are reported (rs_hook_state.file_opens). */
+#define RS_HOOK_OPENS_ALL 0
+#define RS_HOOK_OPENS_WRITES 1
+#define RS_HOOK_OPENS_NONE 2
 
 struct rs_hook_header {
   uint32_t magic;
@@ -124,8 +156,10 @@ struct rs_hook_state {
   uint32_t sync_ops; /* RS_HOOK_OP_* bits that need a synchronous verdict */
   uint32_t deadline_ms;
   uint32_t fail_closed;
-  int32_t agent_pid; /* 0 once the agent stopped */
-  uint32_t reserved[9];
+  int32_t agent_pid;   /* 0 once the agent stopped */
+  uint32_t report_ops; /* RS_HOOK_OP_FILE / _NETWORK: domains the agent wants reported */
+  uint32_t file_opens; /* RS_HOOK_OPENS_* */
+  uint32_t reserved[7];
 };
 RS_STATIC_ASSERT(sizeof(struct rs_hook_state) == 64, "rs_hook_state layout");
 
@@ -137,6 +171,8 @@ struct rs_hook_state_view {
   uint32_t deadline_ms;
   uint32_t fail_closed;
   int32_t agent_pid;
+  uint32_t report_ops;
+  uint32_t file_opens;
 };
 
 /* ---- little-endian access */

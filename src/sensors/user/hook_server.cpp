@@ -22,6 +22,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "policy/cidr.hpp"
 #include "sensors/pending_verdict.hpp"
 #include "sensors/user/hook_decoder.hpp"
 #include "sensors/user/hook_state_file.hpp"
@@ -73,12 +74,56 @@ uint8_t wire_verdict(Verdict v) {
   return RS_HOOK_VERDICT_ALLOW;
 }
 
+// Where a redirect rule sends a connection; nothing for any other decision.
+std::optional<rs_hook_address> redirect_target(const policy::Decision& d, EventType type) {
+  if (type != EventType::kNetworkConnect || d.rule == nullptr ||
+      d.rule->action != policy::Action::kRedirect || !d.rule->redirect) {
+    return std::nullopt;
+  }
+  const auto ip = policy::IpAddress::parse(d.rule->redirect->host);
+  if (!ip) return std::nullopt;  // the parser accepts only addresses
+  rs_hook_address a{};
+  a.family = ip->v6 ? 6 : 4;
+  a.port = d.rule->redirect->port;
+  std::copy_n(ip->bytes.begin(), ip->v6 ? 16 : 4, a.addr);
+  return a;
+}
+
+// Which opens hooked programs report: the policy's setting, or all of them while a user-level
+// file.open rule could match any open.
+uint32_t file_opens(const policy::Policy& policy) {
+  for (auto action : {policy::Action::kDeny, policy::Action::kAlert}) {
+    if (policy.has_rules_for(EventType::kFileOpen, Level::kUser, action)) return RS_HOOK_OPENS_ALL;
+  }
+  switch (policy.settings().file.opens) {
+    case policy::OpenReporting::kAll:
+      return RS_HOOK_OPENS_ALL;
+    case policy::OpenReporting::kWrites:
+      return RS_HOOK_OPENS_WRITES;
+    case policy::OpenReporting::kNone:
+      return RS_HOOK_OPENS_NONE;
+  }
+  return RS_HOOK_OPENS_WRITES;
+}
+
+bool has_user_rules(const policy::Policy& policy, std::string_view category,
+                    std::initializer_list<policy::Action> actions) {
+  for (size_t i = 0; i < schema::kEventTypes.size(); ++i) {
+    if (schema::kEventTypes[i].category != category) continue;
+    for (auto a : actions) {
+      if (policy.has_rules_for(schema::kEventTypes[i].id, Level::kUser, a)) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 struct HookServerSensor::Impl {
-  explicit Impl(std::string path) : socket_path(std::move(path)) {}
+  Impl(std::string path, uint32_t ops) : socket_path(std::move(path)), report_ops(ops) {}
 
   std::string socket_path;
+  uint32_t report_ops;
   SensorContext* ctx = nullptr;
   SensorCounters counters;
   int listen_fd = -1;
@@ -109,7 +154,8 @@ struct HookServerSensor::Impl {
   uint32_t real_uid(Connection& c, const msghdr& msg);
   // false: the connection must be closed (malformed input, peer gone, last message).
   bool handle(int fd, const HookPeer& peer, std::span<const uint8_t> bytes);
-  bool send_verdict(int fd, uint32_t seq, uint8_t verdict, std::string_view rule);
+  bool send_verdict(int fd, uint32_t seq, uint8_t verdict, std::string_view rule,
+                    const rs_hook_address* redirect = nullptr);
   void close_connection(int fd);
   template <class... Args>
   void warn(fmt::format_string<Args...> f, Args&&... args);
@@ -322,10 +368,12 @@ bool HookServerSensor::Impl::serve(int fd, uint32_t events) {
 }
 
 bool HookServerSensor::Impl::send_verdict(int fd, uint32_t seq, uint8_t verdict,
-                                          std::string_view rule) {
-  uint8_t out[RS_HOOK_HEADER_SIZE + 4 + RS_HOOK_MAX_RULE];
+                                          std::string_view rule, const rs_hook_address* redirect) {
+  uint8_t out[RS_HOOK_HEADER_SIZE + 4 + RS_HOOK_MAX_RULE + RS_HOOK_ADDRESS_SIZE];
   const size_t len =
-      rs_hook_encode_verdict(seq, verdict, rule.data(), rule.size(), out, sizeof out);
+      redirect != nullptr
+          ? rs_hook_encode_redirect(seq, rule.data(), rule.size(), redirect, out, sizeof out)
+          : rs_hook_encode_verdict(seq, verdict, rule.data(), rule.size(), out, sizeof out);
   if (len > 0 && send(fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(len)) {
     return true;
   }
@@ -353,6 +401,7 @@ bool HookServerSensor::Impl::handle(int fd, const HookPeer& peer, std::span<cons
       }
     }
     std::optional<policy::Decision> decision;
+    std::optional<rs_hook_address> redirect;
     bool delivered = false;
     auto answer = [&](bool allow) {
       const uint8_t v = !allow     ? RS_HOOK_VERDICT_DENY
@@ -360,7 +409,8 @@ bool HookServerSensor::Impl::handle(int fd, const HookPeer& peer, std::span<cons
                                    : RS_HOOK_VERDICT_ALLOW;
       const std::string_view rule =
           decision && decision->rule != nullptr ? std::string_view(decision->rule->name) : "";
-      delivered = send_verdict(fd, m.seq, v, rule);
+      if (allow && decision) redirect = redirect_target(*decision, ev.type());
+      delivered = send_verdict(fd, m.seq, v, rule, redirect ? &*redirect : nullptr);
     };
     {
       std::optional<PendingVerdict<decltype(answer)>> pending;
@@ -381,6 +431,8 @@ bool HookServerSensor::Impl::handle(int fd, const HookPeer& peer, std::span<cons
       const bool blocked = m.want_verdict && delivered;
       ev.set(Field::kRingsideEnforcement, blocked ? "blocked" : "none");
       if (blocked) counters.denied.fetch_add(1, std::memory_order_relaxed);
+    } else if (redirect && delivered) {
+      ev.set(Field::kRingsideEnforcement, "redirected");
     }
   } catch (const std::exception& e) {
     // The pending verdict has answered the fail-mode default on the way out.
@@ -407,8 +459,8 @@ void HookServerSensor::Impl::close_all() {
   }
 }
 
-HookServerSensor::HookServerSensor(std::string socket_path)
-    : impl_(std::make_unique<Impl>(std::move(socket_path))) {}
+HookServerSensor::HookServerSensor(std::string socket_path, uint32_t report_ops)
+    : impl_(std::make_unique<Impl>(std::move(socket_path), report_ops)) {}
 
 HookServerSensor::~HookServerSensor() { stop(); }
 
@@ -465,21 +517,29 @@ Result<void> HookServerSensor::apply_policy(const policy::Policy& policy) {
   const auto& settings = policy.settings();
   s.default_allow = settings.fail_mode == policy::FailMode::kOpen;
   s.deadline_ms = settings.decision_deadline_ms;
-  s.state->publish(exec_deny ? RS_HOOK_OP_EXEC : 0,
-                   static_cast<uint32_t>(settings.decision_deadline_ms),
-                   settings.fail_mode == policy::FailMode::kClosed);
+  uint32_t sync_ops = exec_deny ? RS_HOOK_OP_EXEC : 0;
+  if ((s.report_ops & RS_HOOK_OP_FILE) && has_user_rules(policy, "file", {policy::Action::kDeny})) {
+    sync_ops |= RS_HOOK_OP_FILE;
+  }
+  if ((s.report_ops & RS_HOOK_OP_NETWORK) &&
+      has_user_rules(policy, "network", {policy::Action::kDeny, policy::Action::kRedirect})) {
+    sync_ops |= RS_HOOK_OP_NETWORK;
+  }
+  s.state->publish(sync_ops, static_cast<uint32_t>(settings.decision_deadline_ms),
+                   settings.fail_mode == policy::FailMode::kClosed, s.report_ops,
+                   file_opens(policy));
   // While nobody waits for a verdict, the server thread is SCHED_BATCH: woken by a reporter's
   // connect, it no longer preempts the reporter on its CPU before the message is even sent
   // (which cost two wake-ups and two preemptions per report instead of one, measured). A
   // policy that makes callers wait gets the default policy back, and with it the prompt
   // wake-up a waiting caller needs.
   const sched_param none{};
-  const int sched = exec_deny ? SCHED_OTHER : SCHED_BATCH;
+  const int sched = sync_ops != 0 ? SCHED_OTHER : SCHED_BATCH;
   if (const int err = pthread_setschedparam(s.thread.native_handle(), sched, &none); err != 0) {
     log().debug("hook server: scheduling policy unchanged: {}", errno_text(err));
   }
-  log().debug("hook server: exec {} a verdict (deadline {} ms, fail-{})",
-              exec_deny ? "waits for" : "does not wait for", settings.decision_deadline_ms,
+  log().debug("hook server: operations 0x{:x} wait for a verdict (deadline {} ms, fail-{})",
+              sync_ops, settings.decision_deadline_ms,
               settings.fail_mode == policy::FailMode::kClosed ? "closed" : "open");
   return ok();
 }

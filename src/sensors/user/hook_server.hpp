@@ -5,6 +5,7 @@
 // socket, which operations need a synchronous verdict under the current policy.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -14,7 +15,9 @@ namespace ringside {
 
 class HookServerSensor final : public Sensor {
  public:
-  explicit HookServerSensor(std::string socket_path);
+  // report_ops: RS_HOOK_OP_FILE / RS_HOOK_OP_NETWORK for the domains the agent watches (exec
+  // is always reported).
+  explicit HookServerSensor(std::string socket_path, uint32_t report_ops = 0);
   ~HookServerSensor() override;
 
   std::string_view name() const override { return "hook_server"; }

@@ -47,9 +47,11 @@ Result<std::unique_ptr<HookStateFile>> HookStateFile::open(const std::string& pa
 
 HookStateFile::~HookStateFile() { munmap(map_, sizeof(rs_hook_state)); }
 
-void HookStateFile::publish(uint32_t sync_ops, uint32_t deadline_ms, bool fail_closed) {
+void HookStateFile::publish(uint32_t sync_ops, uint32_t deadline_ms, bool fail_closed,
+                            uint32_t report_ops, uint32_t file_opens) {
   deadline_ms_ = deadline_ms;
-  rs_hook_state_write(map_, sync_ops, deadline_ms, fail_closed ? 1 : 0, agent_pid_);
+  rs_hook_state_write_reporting(map_, sync_ops, deadline_ms, fail_closed ? 1 : 0, agent_pid_,
+                                report_ops, file_opens);
 }
 
 void HookStateFile::clear() { rs_hook_state_write(map_, 0, deadline_ms_, 0, 0); }

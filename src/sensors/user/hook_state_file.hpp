@@ -22,8 +22,10 @@ class HookStateFile {
   HookStateFile(const HookStateFile&) = delete;
   HookStateFile& operator=(const HookStateFile&) = delete;
 
-  // sync_ops: RS_HOOK_OP_* bits that need a synchronous verdict.
-  void publish(uint32_t sync_ops, uint32_t deadline_ms, bool fail_closed);
+  // sync_ops: RS_HOOK_OP_* bits that need a synchronous verdict; report_ops: file and network
+  // classes reported at all; file_opens: RS_HOOK_OPENS_*.
+  void publish(uint32_t sync_ops, uint32_t deadline_ms, bool fail_closed, uint32_t report_ops = 0,
+               uint32_t file_opens = 2);
   // The agent is stopping: nothing waits for it any more.
   void clear();
   const std::string& path() const { return path_; }

@@ -59,6 +59,11 @@ static int wait_for(int fd, short events, int64_t deadline) {
 
 int rs_hook_exchange(int fd, const uint8_t* msg, size_t len, int want_verdict, uint32_t seq,
                      int deadline_ms, int* verdict) {
+  return rs_hook_exchange_target(fd, msg, len, want_verdict, seq, deadline_ms, verdict, NULL);
+}
+
+int rs_hook_exchange_target(int fd, const uint8_t* msg, size_t len, int want_verdict, uint32_t seq,
+                            int deadline_ms, int* verdict, struct rs_hook_address* target) {
   const int64_t deadline = want_verdict ? monotonic_ms() + (deadline_ms > 0 ? deadline_ms : 0) : 0;
   while (1) {
     const long n = rs_sys_send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -72,7 +77,7 @@ int rs_hook_exchange(int fd, const uint8_t* msg, size_t len, int want_verdict, u
     if (ready < 0) return RS_HOOK_UNREACHABLE;
   }
   if (!want_verdict) return RS_HOOK_SENT;
-  uint8_t reply[RS_HOOK_HEADER_SIZE + 4 + RS_HOOK_MAX_RULE + 16];
+  uint8_t reply[RS_HOOK_HEADER_SIZE + 4 + RS_HOOK_MAX_RULE + RS_HOOK_ADDRESS_SIZE + 16];
   while (1) {
     const int ready = wait_for(fd, POLLIN, deadline);
     if (ready == 0) return RS_HOOK_TIMEOUT;
@@ -85,9 +90,13 @@ int rs_hook_exchange(int fd, const uint8_t* msg, size_t len, int want_verdict, u
     }
     uint32_t got_seq = 0;
     int v = 0;
-    if (rs_hook_parse_verdict(reply, (size_t)n, &got_seq, &v, NULL, 0) != RS_HOOK_OK) continue;
+    struct rs_hook_address a;
+    if (rs_hook_parse_verdict_target(reply, (size_t)n, &got_seq, &v, NULL, 0, &a) != RS_HOOK_OK) {
+      continue;
+    }
     if (got_seq != seq) continue; /* a late answer to an earlier, timed-out question */
     *verdict = v;
+    if (target != NULL && v == RS_HOOK_VERDICT_REDIRECT) *target = a;
     return RS_HOOK_ANSWERED;
   }
 }

@@ -124,12 +124,36 @@ void rs_hook_tlv_begin(struct rs_hook_tlv_iter* it, const uint8_t* payload, size
 /* 1: *tlv filled; 0: end of payload; -1: malformed (RS_HOOK_ERR_TLV). */
 int rs_hook_tlv_next(struct rs_hook_tlv_iter* it, struct rs_hook_tlv* tlv);
 
+/* A socket address in the wire form (RS_HOOK_FIELD_*_ADDRESS, redirect verdicts). */
+struct rs_hook_address {
+  uint8_t family; /* 4 or 6 */
+  uint16_t port;  /* host order */
+  uint8_t addr[16];
+};
+/* From a sockaddr_in/sockaddr_in6 of len bytes; -1 for any other family or a short length. */
+int rs_hook_address_from_sockaddr(const void* sa, size_t len, struct rs_hook_address* out);
+/* Into a sockaddr of the socket's family (AF_INET or AF_INET6: an IPv4 address becomes
+ * IPv4-mapped for an IPv6 socket); the length written, or 0 when it cannot be expressed (an
+ * IPv6 address for an IPv4 socket) or cap is too small. */
+size_t rs_hook_address_to_sockaddr(const struct rs_hook_address* a, int socket_family, void* out,
+                                   size_t cap);
+void rs_hook_address_put(uint8_t* p, const struct rs_hook_address* a);
+/* -1 for a family other than 4 or 6 or a nonzero reserved byte. */
+int rs_hook_address_get(const uint8_t* p, struct rs_hook_address* a);
+int rs_hook_put_address(struct rs_hook_writer* w, uint16_t field, const struct rs_hook_address* a);
+
 /* VERDICT messages. rule may be NULL; it is cut to RS_HOOK_MAX_RULE bytes. */
 size_t rs_hook_encode_verdict(uint32_t seq, int verdict, const char* rule, size_t rule_len,
                               uint8_t* buf, size_t cap);
+/* A REDIRECT verdict with its target. */
+size_t rs_hook_encode_redirect(uint32_t seq, const char* rule, size_t rule_len,
+                               const struct rs_hook_address* target, uint8_t* buf, size_t cap);
 /* On success fills seq, verdict and (when rule != NULL) the NUL-terminated rule name. */
 int rs_hook_parse_verdict(const uint8_t* buf, size_t len, uint32_t* seq, int* verdict, char* rule,
                           size_t rule_cap);
+/* The same, and the redirect target of a REDIRECT verdict (target may be NULL). */
+int rs_hook_parse_verdict_target(const uint8_t* buf, size_t len, uint32_t* seq, int* verdict,
+                                 char* rule, size_t rule_cap, struct rs_hook_address* target);
 
 /* ---- paths */
 
@@ -148,6 +172,12 @@ int rs_resolve_path_id(const char* base_dir, const char* path, char* out, size_t
 int rs_search_path(const char* file, const char* path_list, char* out, size_t cap);
 /* Path of an open descriptor from /proc/self/fd; -1 when unavailable. */
 int rs_fd_path(int fd, char* out, size_t cap);
+/* A path a file operation names, absolute and resolved like rs_resolve_path, relative ones
+ * against dirfd (AT_FDCWD: cwd, which may be NULL when unknown). follow == 0 leaves the last
+ * component as it is (unlink, rename, lstat-like operations): only its directory is resolved.
+ * 0 or 1 as rs_resolve_path; -1 when it cannot be resolved into cap bytes. */
+int rs_resolve_file_path(int dirfd, const char* cwd, const char* path, int follow, char* out,
+                         size_t cap);
 
 /* How a hooked call names the executable it is about to run. */
 enum rs_exe_kind {
@@ -183,9 +213,13 @@ void rs_hook_state_read(const struct rs_hook_state* state, struct rs_hook_state_
  * once and then becomes another image (a fork child before exec) uses, since a fresh mapping
  * costs more than two reads. */
 void rs_hook_state_read_file(const char* path, struct rs_hook_state_view* view);
-/* The agent's side: one update of a writable mapping (fills magic, version and size). */
+/* The agent's side: one update of a writable mapping (fills magic, version and size). The
+ * short form reports no file or network operation. */
 void rs_hook_state_write(struct rs_hook_state* state, uint32_t sync_ops, uint32_t deadline_ms,
                          uint32_t fail_closed, int32_t agent_pid);
+void rs_hook_state_write_reporting(struct rs_hook_state* state, uint32_t sync_ops,
+                                   uint32_t deadline_ms, uint32_t fail_closed, int32_t agent_pid,
+                                   uint32_t report_ops, uint32_t file_opens);
 
 /* ---- connection to the agent */
 
@@ -205,6 +239,9 @@ int rs_hook_connect_raw(const char* socket_path);
  * replies are skipped) and stores it in *verdict. */
 int rs_hook_exchange(int fd, const uint8_t* msg, size_t len, int want_verdict, uint32_t seq,
                      int deadline_ms, int* verdict);
+/* The same, and a REDIRECT verdict's target in *target (may be NULL). */
+int rs_hook_exchange_target(int fd, const uint8_t* msg, size_t len, int want_verdict, uint32_t seq,
+                            int deadline_ms, int* verdict, struct rs_hook_address* target);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,8 @@
 /* Encoding and parsing of hook messages (format: sensors/user/hook_protocol.h). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "hook_logic.h"
 
 #define RS_TLV_INT_SIZE (RS_HOOK_TLV_HEADER_SIZE + 8)
@@ -232,35 +236,145 @@ int rs_hook_tlv_next(struct rs_hook_tlv_iter* it, struct rs_hook_tlv* tlv) {
   return 1;
 }
 
-size_t rs_hook_encode_verdict(uint32_t seq, int verdict, const char* rule, size_t rule_len,
-                              uint8_t* buf, size_t cap) {
+/* ---- socket addresses */
+
+int rs_hook_address_from_sockaddr(const void* sa, size_t len, struct rs_hook_address* out) {
+  if (sa == NULL || len < sizeof(sa_family_t)) return -1;
+  const sa_family_t family = ((const struct sockaddr*)sa)->sa_family;
+  for (size_t i = 0; i < sizeof out->addr; ++i) out->addr[i] = 0;
+  if (family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+    const struct sockaddr_in* in = (const struct sockaddr_in*)sa;
+    out->family = 4;
+    out->port = ntohs(in->sin_port);
+    rs_copy(out->addr, &in->sin_addr, 4);
+    return 0;
+  }
+  if (family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+    const struct sockaddr_in6* in6 = (const struct sockaddr_in6*)sa;
+    out->family = 6;
+    out->port = ntohs(in6->sin6_port);
+    rs_copy(out->addr, &in6->sin6_addr, 16);
+    return 0;
+  }
+  return -1;
+}
+
+size_t rs_hook_address_to_sockaddr(const struct rs_hook_address* a, int socket_family, void* out,
+                                   size_t cap) {
+  if (socket_family == AF_INET && a->family == 4 && cap >= sizeof(struct sockaddr_in)) {
+    struct sockaddr_in in;
+    unsigned char* z = (unsigned char*)&in;
+    for (size_t i = 0; i < sizeof in; ++i) z[i] = 0;
+    in.sin_family = AF_INET;
+    in.sin_port = htons(a->port);
+    rs_copy(&in.sin_addr, a->addr, 4);
+    rs_copy(out, &in, sizeof in);
+    return sizeof in;
+  }
+  if (socket_family == AF_INET6 && cap >= sizeof(struct sockaddr_in6)) {
+    struct sockaddr_in6 in6;
+    unsigned char* z = (unsigned char*)&in6;
+    for (size_t i = 0; i < sizeof in6; ++i) z[i] = 0;
+    in6.sin6_family = AF_INET6;
+    in6.sin6_port = htons(a->port);
+    uint8_t* b = (uint8_t*)&in6.sin6_addr;
+    if (a->family == 4) { /* ::ffff:a.b.c.d */
+      b[10] = 0xFF;
+      b[11] = 0xFF;
+      rs_copy(b + 12, a->addr, 4);
+    } else if (a->family == 6) {
+      rs_copy(b, a->addr, 16);
+    } else {
+      return 0;
+    }
+    rs_copy(out, &in6, sizeof in6);
+    return sizeof in6;
+  }
+  return 0;
+}
+
+void rs_hook_address_put(uint8_t* p, const struct rs_hook_address* a) {
+  p[0] = a->family;
+  p[1] = 0;
+  rs_put_u16(p + 2, a->port);
+  rs_copy(p + 4, a->addr, 16);
+}
+
+int rs_hook_address_get(const uint8_t* p, struct rs_hook_address* a) {
+  if ((p[0] != 4 && p[0] != 6) || p[1] != 0) return -1;
+  a->family = p[0];
+  a->port = rs_get_u16(p + 2);
+  rs_copy(a->addr, p + 4, 16);
+  if (a->family == 4) {
+    for (size_t i = 4; i < 16; ++i) {
+      if (a->addr[i] != 0) return -1;
+    }
+  }
+  return 0;
+}
+
+int rs_hook_put_address(struct rs_hook_writer* w, uint16_t field, const struct rs_hook_address* a) {
+  uint8_t buf[RS_HOOK_ADDRESS_SIZE];
+  rs_hook_address_put(buf, a);
+  return put_tlv(w, field, buf, sizeof buf);
+}
+
+/* ---- verdicts */
+
+static size_t encode_verdict(uint32_t seq, int verdict, const char* rule, size_t rule_len,
+                             const struct rs_hook_address* target, uint8_t* buf, size_t cap) {
   if (rule == NULL) rule_len = 0;
   if (rule_len > RS_HOOK_MAX_RULE) rule_len = RS_HOOK_MAX_RULE;
-  const size_t total = RS_HOOK_HEADER_SIZE + 4 + rule_len;
-  if (cap < total || verdict < RS_HOOK_VERDICT_ALLOW || verdict > RS_HOOK_VERDICT_ALERT) return 0;
-  put_header(buf, RS_HOOK_MSG_VERDICT, seq, 0, 0, (uint32_t)(4 + rule_len));
+  const size_t extra = target != NULL ? RS_HOOK_ADDRESS_SIZE : 0;
+  const size_t total = RS_HOOK_HEADER_SIZE + 4 + rule_len + extra;
+  if (cap < total || verdict < RS_HOOK_VERDICT_ALLOW || verdict > RS_HOOK_VERDICT_REDIRECT) {
+    return 0;
+  }
+  if ((verdict == RS_HOOK_VERDICT_REDIRECT) != (target != NULL)) return 0;
+  put_header(buf, RS_HOOK_MSG_VERDICT, seq, 0, 0, (uint32_t)(4 + rule_len + extra));
   uint8_t* p = buf + RS_HOOK_HEADER_SIZE;
   p[0] = (uint8_t)verdict;
   p[1] = 0;
   rs_put_u16(p + 2, (uint16_t)rule_len);
   rs_copy(p + 4, rule, rule_len);
+  if (target != NULL) rs_hook_address_put(p + 4 + rule_len, target);
   return total;
+}
+
+size_t rs_hook_encode_verdict(uint32_t seq, int verdict, const char* rule, size_t rule_len,
+                              uint8_t* buf, size_t cap) {
+  return encode_verdict(seq, verdict, rule, rule_len, NULL, buf, cap);
+}
+
+size_t rs_hook_encode_redirect(uint32_t seq, const char* rule, size_t rule_len,
+                               const struct rs_hook_address* target, uint8_t* buf, size_t cap) {
+  if (target == NULL) return 0;
+  return encode_verdict(seq, RS_HOOK_VERDICT_REDIRECT, rule, rule_len, target, buf, cap);
 }
 
 int rs_hook_parse_verdict(const uint8_t* buf, size_t len, uint32_t* seq, int* verdict, char* rule,
                           size_t rule_cap) {
+  return rs_hook_parse_verdict_target(buf, len, seq, verdict, rule, rule_cap, NULL);
+}
+
+int rs_hook_parse_verdict_target(const uint8_t* buf, size_t len, uint32_t* seq, int* verdict,
+                                 char* rule, size_t rule_cap, struct rs_hook_address* target) {
   struct rs_hook_header h;
   const int st = rs_hook_parse_header(buf, len, &h);
   if (st != RS_HOOK_OK) return st;
   if (h.type != RS_HOOK_MSG_VERDICT || h.flags != 0 || h.length < 4) return RS_HOOK_ERR_VERDICT;
   const uint8_t* p = buf + RS_HOOK_HEADER_SIZE;
   const size_t rule_len = rs_get_u16(p + 2);
-  if (p[0] > RS_HOOK_VERDICT_ALERT || p[1] != 0 || rule_len > RS_HOOK_MAX_RULE ||
-      rule_len != h.length - 4) {
+  const size_t extra = p[0] == RS_HOOK_VERDICT_REDIRECT ? RS_HOOK_ADDRESS_SIZE : 0;
+  if (p[0] > RS_HOOK_VERDICT_REDIRECT || p[1] != 0 || rule_len > RS_HOOK_MAX_RULE ||
+      rule_len + extra != h.length - 4) {
     return RS_HOOK_ERR_VERDICT;
   }
+  struct rs_hook_address a;
+  if (extra != 0 && rs_hook_address_get(p + 4 + rule_len, &a) != 0) return RS_HOOK_ERR_VERDICT;
   *seq = h.seq;
   *verdict = p[0];
+  if (target != NULL && extra != 0) *target = a;
   if (rule != NULL && rule_cap > 0) {
     const size_t n = rule_len < rule_cap - 1 ? rule_len : rule_cap - 1;
     rs_copy(rule, p + 4, n);

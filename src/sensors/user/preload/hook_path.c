@@ -247,3 +247,52 @@ int rs_find_executable(const struct rs_exe_spec* spec, const char* cwd, char* bu
   if (path[0] != '/' && cwd == NULL) return -1;
   return resolve_into(cwd, path, buf, cap, id);
 }
+
+int rs_resolve_file_path(int dirfd, const char* cwd, const char* path, int follow, char* out,
+                         size_t cap) {
+  if (out == NULL || cap < 2) return -1;
+  out[0] = '\0';
+  if (path == NULL || path[0] == '\0') return -1;
+  const size_t room = cap < PATH_MAX ? cap : PATH_MAX;
+  char dir[room];
+  const char* base = cwd;
+  if (path[0] != '/' && dirfd != AT_FDCWD) {
+    if (rs_fd_path(dirfd, dir, sizeof dir) != 0 || dir[0] != '/') return -1;
+    base = dir;
+  }
+  if (path[0] != '/' && (base == NULL || base[0] != '/')) return -1;
+  /* Split off the last component unless it must be followed (or is "." or ".."). */
+  const size_t len = rs_strlen(path);
+  size_t end = len;
+  while (end > 1 && path[end - 1] == '/') --end;
+  size_t start = end;
+  while (start > 0 && path[start - 1] != '/') --start;
+  const size_t name_len = end - start;
+  const int dots = (name_len == 1 && path[start] == '.') ||
+                   (name_len == 2 && path[start] == '.' && path[start + 1] == '.');
+  if (follow || dots || name_len == 0) return rs_resolve_path(base, path, out, cap);
+  char parent[room];
+  if (start >= sizeof parent) return -1;
+  int r;
+  if (start == 0) {
+    const size_t base_len = rs_strlen(base);
+    if (base_len >= cap) return -1;
+    rs_copy(out, base, base_len + 1);
+    r = 0;
+  } else {
+    rs_copy(parent, path, start);
+    parent[start] = '\0';
+    r = rs_resolve_path(base, parent, out, cap);
+    if (r < 0) return -1;
+  }
+  size_t out_len = rs_strlen(out);
+  while (out_len > 0 && out[out_len - 1] == '/') out[--out_len] = '\0';
+  if (out_len + 1 + name_len + 1 > cap) {
+    out[0] = '\0';
+    return -1;
+  }
+  out[out_len] = '/';
+  rs_copy(out + out_len + 1, path + start, name_len);
+  out[out_len + 1 + name_len] = '\0';
+  return r;
+}

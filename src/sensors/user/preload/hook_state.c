@@ -48,6 +48,8 @@ void rs_hook_state_read(const struct rs_hook_state* state, struct rs_hook_state_
     view->deadline_ms = __atomic_load_n(&state->deadline_ms, __ATOMIC_RELAXED);
     view->fail_closed = __atomic_load_n(&state->fail_closed, __ATOMIC_RELAXED);
     view->agent_pid = __atomic_load_n(&state->agent_pid, __ATOMIC_RELAXED);
+    view->report_ops = __atomic_load_n(&state->report_ops, __ATOMIC_RELAXED);
+    view->file_opens = __atomic_load_n(&state->file_opens, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if (__atomic_load_n(&state->generation, __ATOMIC_RELAXED) != before) continue;
     view->generation = before;
@@ -82,6 +84,13 @@ void rs_hook_state_read_file(const char* path, struct rs_hook_state_view* view) 
 
 void rs_hook_state_write(struct rs_hook_state* state, uint32_t sync_ops, uint32_t deadline_ms,
                          uint32_t fail_closed, int32_t agent_pid) {
+  rs_hook_state_write_reporting(state, sync_ops, deadline_ms, fail_closed, agent_pid, 0,
+                                RS_HOOK_OPENS_NONE);
+}
+
+void rs_hook_state_write_reporting(struct rs_hook_state* state, uint32_t sync_ops,
+                                   uint32_t deadline_ms, uint32_t fail_closed, int32_t agent_pid,
+                                   uint32_t report_ops, uint32_t file_opens) {
   const uint32_t start = __atomic_load_n(&state->generation, __ATOMIC_RELAXED) | 1U;
   __atomic_store_n(&state->generation, start, __ATOMIC_RELAXED);
   __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -92,5 +101,7 @@ void rs_hook_state_write(struct rs_hook_state* state, uint32_t sync_ops, uint32_
   __atomic_store_n(&state->deadline_ms, deadline_ms, __ATOMIC_RELAXED);
   __atomic_store_n(&state->fail_closed, fail_closed, __ATOMIC_RELAXED);
   __atomic_store_n(&state->agent_pid, agent_pid, __ATOMIC_RELAXED);
+  __atomic_store_n(&state->report_ops, report_ops, __ATOMIC_RELAXED);
+  __atomic_store_n(&state->file_opens, file_opens, __ATOMIC_RELAXED);
   __atomic_store_n(&state->generation, start + 1U, __ATOMIC_RELEASE);
 }

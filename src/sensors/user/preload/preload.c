@@ -1,7 +1,10 @@
-/* libringside-preload.so: the user-level process sensor. Interposes the exec family,
- * posix_spawn[p], system and popen; reports each call to the agent before it happens and, when
- * the agent's state file says exec needs a verdict, waits (with a deadline) for allow or deny.
- * A denied call fails with EACCES and never reaches libc.
+/* libringside-preload.so: the user-level sensors. This file holds what every hook shares:
+ * initialisation, the state file, the connection to the agent and the exec-type report; the
+ * hooks themselves are in preload_exec.c (exec family, posix_spawn[p], system, popen),
+ * preload_file.c (file calls) and preload_net.c (socket calls and name lookups). Each call is
+ * reported to the agent before it happens and, when the agent's state file says its class needs
+ * a verdict, waits (with a deadline) for allow or deny. A denied call fails with EACCES and
+ * never reaches libc.
  *
  * Rules this file keeps (they keep the hook safe inside arbitrary programs):
  *   - every real function is resolved once, in a constructor (or on the first hook call when
@@ -42,37 +45,18 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hook_logic.h"
 #include "hook_syscall.h"
+#include "preload_internal.h"
 
-#define RS_EXPORT __attribute__((visibility("default")))
 #define RS_DEFAULT_DEADLINE_MS 200
+/* Without a state file, how often a file or socket hook looks for one again. */
+#define RS_STATE_RETRY_NS 1000000000LL
 
 extern char** environ;
-
-typedef int (*execve_fn)(const char*, char* const[], char* const[]);
-typedef int (*execv_fn)(const char*, char* const[]);
-typedef int (*fexecve_fn)(int, char* const[], char* const[]);
-typedef int (*execveat_fn)(int, const char*, char* const[], char* const[], int);
-typedef int (*spawn_fn)(pid_t*, const char*, const posix_spawn_file_actions_t*,
-                        const posix_spawnattr_t*, char* const[], char* const[]);
-typedef int (*system_fn)(const char*);
-typedef FILE* (*popen_fn)(const char*, const char*);
-
-static struct {
-  execve_fn execve;
-  execv_fn execv;
-  execv_fn execvp;
-  execve_fn execvpe;
-  fexecve_fn fexecve;
-  execveat_fn execveat;
-  spawn_fn posix_spawn;
-  spawn_fn posix_spawnp;
-  system_fn system;
-  popen_fn popen;
-} real;
 
 enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
 static int g_init;
@@ -89,7 +73,8 @@ static int g_conn_fd = -1;
 static dev_t g_conn_dev;
 static ino_t g_conn_ino;
 
-static __thread int t_in_hook __attribute__((tls_model("initial-exec")));
+__thread int t_in_hook __attribute__((tls_model("initial-exec")));
+static int64_t g_state_retry_ns; /* when the last attempt to map the state file failed */
 
 static void die(const char* msg) {
   static const char prefix[] = "ringside-preload: ";
@@ -100,14 +85,14 @@ static void die(const char* msg) {
   abort();
 }
 
-static void* resolve(const char* name, void* hook) {
+void* rs_pl_resolve(const char* name, void* hook) {
   void* f = dlsym(RTLD_NEXT, name);
   if (f == hook) die("dlsym(RTLD_NEXT) returned the interposer's own hook");
   return f;
 }
 
 /* getenv without libc's text: the value of NAME in environ, or NULL. */
-static const char* env_value(const char* name) {
+const char* rs_pl_env(const char* name) {
   const size_t n = rs_strlen(name);
   for (char** e = environ; e != NULL && *e != NULL; ++e) {
     const char* s = *e;
@@ -124,28 +109,20 @@ static int same_string(const char* a, const char* b) {
 }
 
 static void init(void) {
-  real.execve = (execve_fn)resolve("execve", (void*)execve);
-  real.execv = (execv_fn)resolve("execv", (void*)execv);
-  real.execvp = (execv_fn)resolve("execvp", (void*)execvp);
-  real.execvpe = (execve_fn)resolve("execvpe", (void*)execvpe);
-  real.fexecve = (fexecve_fn)resolve("fexecve", (void*)fexecve);
-  real.execveat = (execveat_fn)resolve("execveat", (void*)execveat);
-  real.posix_spawn = (spawn_fn)resolve("posix_spawn", (void*)posix_spawn);
-  real.posix_spawnp = (spawn_fn)resolve("posix_spawnp", (void*)posix_spawnp);
-  real.system = (system_fn)resolve("system", (void*)system);
-  real.popen = (popen_fn)resolve("popen", (void*)popen);
-
-  const char* sock = env_value("RINGSIDE_SOCKET");
+  const char* sock = rs_pl_env("RINGSIDE_SOCKET");
   if (sock == NULL || sock[0] == '\0') sock = RS_HOOK_DEFAULT_SOCKET;
   const size_t len = rs_strlen(sock);
   if (len < sizeof g_socket) rs_copy(g_socket, sock, len + 1);
-  const char* fail = env_value("RINGSIDE_HOOK_FAIL");
+  const char* fail = rs_pl_env("RINGSIDE_HOOK_FAIL");
   if (fail != NULL && same_string(fail, "closed")) g_env_fail = 1;
   if (fail != NULL && same_string(fail, "open")) g_env_fail = 0;
   g_pid = rs_sys_getpid();
+  rs_pl_init_exec();
+  rs_pl_init_file();
+  rs_pl_init_net();
 }
 
-static void ensure_init(void) {
+void rs_pl_ensure_init(void) {
   if (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) == INIT_DONE) return;
   int expected = INIT_NONE;
   if (__atomic_compare_exchange_n(&g_init, &expected, INIT_RUNNING, 0, __ATOMIC_ACQ_REL,
@@ -160,7 +137,7 @@ static void ensure_init(void) {
 
 __attribute__((constructor)) static void rs_preload_constructor(void) {
   t_in_hook = 1; /* a hook run by a signal during init goes straight to libc */
-  ensure_init();
+  rs_pl_ensure_init();
   t_in_hook = 0;
 }
 
@@ -231,7 +208,7 @@ static void drop_connection(void) {
 
 /* Sends on the shared connection, reconnecting once when it went stale. Under g_conn_lock. */
 static int exchange_shared(const uint8_t* msg, size_t len, int want, uint32_t seq, int deadline_ms,
-                           int* verdict) {
+                           int* verdict, struct rs_hook_address* target) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     int fresh = 0;
     if (!conn_is_ours()) {
@@ -247,7 +224,8 @@ static int exchange_shared(const uint8_t* msg, size_t len, int want, uint32_t se
       g_conn_ino = st.st_ino;
       fresh = 1;
     }
-    const int r = rs_hook_exchange(g_conn_fd, msg, len, want, seq, deadline_ms, verdict);
+    const int r =
+        rs_hook_exchange_target(g_conn_fd, msg, len, want, seq, deadline_ms, verdict, target);
     if (r != RS_HOOK_UNREACHABLE) return r;
     drop_connection();
     if (fresh) break;
@@ -256,31 +234,22 @@ static int exchange_shared(const uint8_t* msg, size_t len, int want, uint32_t se
 }
 
 static int exchange(int owner, const uint8_t* msg, size_t len, int want, uint32_t seq,
-                    int deadline_ms, int* verdict) {
+                    int deadline_ms, int* verdict, struct rs_hook_address* target) {
   if (g_socket[0] == '\0') return RS_HOOK_UNREACHABLE;
   if (!owner) {
     const int fd = rs_hook_connect_raw(g_socket);
     if (fd < 0) return RS_HOOK_UNREACHABLE;
-    const int r = rs_hook_exchange(fd, msg, len, want, seq, deadline_ms, verdict);
+    const int r = rs_hook_exchange_target(fd, msg, len, want, seq, deadline_ms, verdict, target);
     rs_sys_close(fd);
     return r;
   }
   conn_lock();
-  const int r = exchange_shared(msg, len, want, seq, deadline_ms, verdict);
+  const int r = exchange_shared(msg, len, want, seq, deadline_ms, verdict, target);
   conn_unlock();
   return r;
 }
 
 /* ---- one report */
-
-/* What every hook does before the real call. */
-struct exec_call {
-  const char* hook;
-  struct rs_exe_spec exe;
-  char* const* argv;
-  const char* command_line;
-  int new_process;
-};
 
 /* How the state file says to report. */
 struct mode {
@@ -322,9 +291,9 @@ static int send_report(const struct rs_exec_report* r, const struct mode* m, uin
   const uint32_t seq = m->owner ? __atomic_add_fetch(&g_seq, 1, __ATOMIC_RELAXED) : 1;
   const size_t len = rs_hook_encode_exec(r, seq, m->want, msg, msg_cap);
   int verdict = RS_HOOK_VERDICT_ALLOW;
-  const int result = len == 0
-                         ? RS_HOOK_UNREACHABLE
-                         : exchange(m->owner, msg, len, m->want, seq, m->deadline_ms, &verdict);
+  const int result =
+      len == 0 ? RS_HOOK_UNREACHABLE
+               : exchange(m->owner, msg, len, m->want, seq, m->deadline_ms, &verdict, NULL);
   if (big != NULL) rs_sys_munmap(big, RS_HOOK_MAX_MESSAGE);
   switch (result) {
     case RS_HOOK_ANSWERED:
@@ -337,13 +306,13 @@ static int send_report(const struct rs_exec_report* r, const struct mode* m, uin
 }
 
 /* Finds the working directory and the executable in the given buffers, then reports. */
-static int report_in(const struct exec_call* c, const struct mode* m, char* exe, size_t exe_cap,
-                     char* cwd, size_t cwd_cap, uint8_t* msg, size_t msg_cap) {
+static int report_in(const struct rs_pl_exec_call* c, const struct mode* m, char* exe,
+                     size_t exe_cap, char* cwd, size_t cwd_cap, uint8_t* msg, size_t msg_cap) {
   const long n = rs_sys_getcwd(cwd, cwd_cap);
   if (n == -ERANGE && cwd_cap < PATH_MAX) return REPORT_NEEDS_ROOM;
   const int have_cwd = n > 1 && cwd[0] == '/'; /* not "(unreachable)/..." */
   struct rs_exe_spec spec = c->exe;
-  if (spec.kind == RS_EXE_SEARCH) spec.path_list = env_value("PATH");
+  if (spec.kind == RS_EXE_SEARCH) spec.path_list = rs_pl_env("PATH");
   struct rs_file_id id;
   const int found = rs_find_executable(&spec, have_cwd ? cwd : NULL, exe, exe_cap, &id);
   /* Nothing to report when there is nothing to run: the real call fails on its own. */
@@ -363,7 +332,7 @@ static int report_in(const struct exec_call* c, const struct mode* m, char* exe,
 }
 
 /* The rare report whose paths do not fit the stack scratch. */
-static __attribute__((noinline)) int report_long_paths(const struct exec_call* c,
+static __attribute__((noinline)) int report_long_paths(const struct rs_pl_exec_call* c,
                                                        const struct mode* m, uint8_t* msg,
                                                        size_t msg_cap) {
   void* p = rs_sys_mmap(NULL, sizeof(struct long_paths), PROT_READ | PROT_WRITE,
@@ -376,7 +345,7 @@ static __attribute__((noinline)) int report_long_paths(const struct exec_call* c
 }
 
 /* Reports the operation; 1: go ahead, 0: refuse (denied, or unreported under fail-closed). */
-static int report(const struct exec_call* c) {
+static int report(const struct rs_pl_exec_call* c) {
   const int pid = rs_sys_getpid();
   struct mode m = {.owner = pid == g_pid};
   struct rs_hook_state_view st;
@@ -393,181 +362,120 @@ static int report(const struct exec_call* c) {
 }
 
 /* 1: call the real function; 0: refused, the caller fails with EACCES. */
-static int check(const struct exec_call* c) {
+int rs_pl_check_exec(const struct rs_pl_exec_call* c) {
   if (t_in_hook) return 1;
   t_in_hook = 1;
-  ensure_init();
+  rs_pl_ensure_init();
   const int allow = report(c);
   t_in_hook = 0;
   return allow;
 }
 
-static int refuse(void) {
+int rs_pl_refuse(void) {
   errno = EACCES;
   return -1;
 }
 
 /* libc without the function (never with a glibc that has the symbol the program called). */
-static int missing(void) {
+int rs_pl_missing(void) {
   errno = ENOSYS;
   return -1;
 }
 
-/* ---- the exec family: the caller becomes the new image */
+/* ---- file and network reports */
 
-RS_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
-  const struct exec_call c = {.hook = "execve", .exe = {RS_EXE_PATH, path}, .argv = argv};
-  if (!check(&c)) return refuse();
-  return real.execve == NULL ? missing() : real.execve(path, argv, envp);
-}
-
-RS_EXPORT int execv(const char* path, char* const argv[]) {
-  const struct exec_call c = {.hook = "execv", .exe = {RS_EXE_PATH, path}, .argv = argv};
-  if (!check(&c)) return refuse();
-  return real.execv == NULL ? missing() : real.execv(path, argv);
-}
-
-RS_EXPORT int execvp(const char* file, char* const argv[]) {
-  const struct exec_call c = {.hook = "execvp", .exe = {RS_EXE_SEARCH, file}, .argv = argv};
-  if (!check(&c)) return refuse();
-  return real.execvp == NULL ? missing() : real.execvp(file, argv);
-}
-
-RS_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) {
-  const struct exec_call c = {.hook = "execvpe", .exe = {RS_EXE_SEARCH, file}, .argv = argv};
-  if (!check(&c)) return refuse();
-  return real.execvpe == NULL ? missing() : real.execvpe(file, argv, envp);
-}
-
-RS_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
-  const struct exec_call c = {
-      .hook = "fexecve", .exe = {.kind = RS_EXE_FD, .fd = fd}, .argv = argv};
-  if (!check(&c)) return refuse();
-  return real.fexecve == NULL ? missing() : real.fexecve(fd, argv, envp);
-}
-
-RS_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
-                       int flags) {
-  const struct exec_call c = {
-      .hook = "execveat", .exe = {RS_EXE_AT, path, dirfd, flags}, .argv = argv};
-  if (!check(&c)) return refuse();
-  return real.execveat == NULL ? missing() : real.execveat(dirfd, path, argv, envp, flags);
-}
-
-/* execl, execlp, execle: collect the variadic arguments on the stack, as libc does, and
- * continue as execve/execvp, which is what libc's own versions do. */
-static size_t count_varargs(const char* first, va_list ap) {
-  if (first == NULL) return 0;
-  size_t n = 1;
-  while (va_arg(ap, const char*) != NULL && n < INT_MAX) ++n;
-  return n;
-}
-
-/* Fills argv[0..argc] (argv[argc] = NULL); with want_envp, returns the pointer after the NULL. */
-static char* const* fill_varargs(char** argv, size_t argc, const char* first, va_list ap,
-                                 int want_envp) {
-  argv[0] = (char*)first;
-  for (size_t i = 1; i <= argc; ++i) argv[i] = va_arg(ap, char*);
-  return want_envp ? va_arg(ap, char* const*) : NULL;
-}
-
-static int too_many_arguments(void) {
-  errno = E2BIG;
-  return -1;
-}
-
-RS_EXPORT int execl(const char* path, const char* arg, ...) {
-  va_list ap;
-  va_start(ap, arg);
-  const size_t argc = count_varargs(arg, ap);
-  va_end(ap);
-  if (argc >= INT_MAX) return too_many_arguments();
-  char* argv[argc + 1];
-  va_start(ap, arg);
-  fill_varargs(argv, argc, arg, ap, 0);
-  va_end(ap);
-  const struct exec_call c = {.hook = "execl", .exe = {RS_EXE_PATH, path}, .argv = argv};
-  if (!check(&c)) return refuse();
-  return real.execve == NULL ? missing() : real.execve(path, argv, environ);
-}
-
-RS_EXPORT int execlp(const char* file, const char* arg, ...) {
-  va_list ap;
-  va_start(ap, arg);
-  const size_t argc = count_varargs(arg, ap);
-  va_end(ap);
-  if (argc >= INT_MAX) return too_many_arguments();
-  char* argv[argc + 1];
-  va_start(ap, arg);
-  fill_varargs(argv, argc, arg, ap, 0);
-  va_end(ap);
-  const struct exec_call c = {.hook = "execlp", .exe = {RS_EXE_SEARCH, file}, .argv = argv};
-  if (!check(&c)) return refuse();
-  return real.execvp == NULL ? missing() : real.execvp(file, argv);
-}
-
-RS_EXPORT int execle(const char* path, const char* arg, ...) {
-  va_list ap;
-  va_start(ap, arg);
-  const size_t argc = count_varargs(arg, ap);
-  va_end(ap);
-  if (argc >= INT_MAX) return too_many_arguments();
-  char* argv[argc + 1];
-  va_start(ap, arg);
-  char* const* envp = fill_varargs(argv, argc, arg, ap, 1);
-  va_end(ap);
-  const struct exec_call c = {.hook = "execle", .exe = {RS_EXE_PATH, path}, .argv = argv};
-  if (!check(&c)) return refuse();
-  return real.execve == NULL ? missing() : real.execve(path, argv, envp);
-}
-
-/* ---- spawn-type: the caller creates a child that runs the new image */
-
-RS_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa,
-                          const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
-  const struct exec_call c = {
-      .hook = "posix_spawn", .exe = {RS_EXE_PATH, path}, .argv = argv, .new_process = 1};
-  if (!check(&c)) return EACCES;
-  if (real.posix_spawn == NULL) return ENOSYS;
-  return real.posix_spawn(pid, path, fa, attr, argv, envp);
-}
-
-RS_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* fa,
-                           const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
-  const struct exec_call c = {
-      .hook = "posix_spawnp", .exe = {RS_EXE_SEARCH, file}, .argv = argv, .new_process = 1};
-  if (!check(&c)) return EACCES;
-  if (real.posix_spawnp == NULL) return ENOSYS;
-  return real.posix_spawnp(pid, file, fa, attr, argv, envp);
-}
-
-/* system and popen run "/bin/sh -c COMMAND" with argv[0] "sh", as glibc does. */
-static int check_shell(const char* hook, const char* command) {
-  char* const argv[] = {"sh", "-c", (char*)command, NULL};
-  const struct exec_call c = {.hook = hook,
-                              .exe = {RS_EXE_PATH, "/bin/sh"},
-                              .argv = argv,
-                              .command_line = command,
-                              .new_process = 1};
-  return check(&c);
-}
-
-RS_EXPORT int system(const char* command) {
-  ensure_init();
-  /* system(NULL) only asks whether a shell exists. */
-  if (command != NULL && !check_shell("system", command)) return refuse();
-  return real.system == NULL ? missing() : real.system(command);
-}
-
-RS_EXPORT FILE* popen(const char* command, const char* mode) {
-  ensure_init();
-  if (command != NULL && !check_shell("popen", command)) {
-    errno = EACCES;
-    return NULL;
+/* The mapped state file, mapping it when a hook first needs it (at most once a second while it
+ * is absent). A fork or vfork child may map it too: the mapping is the child's own, or shared
+ * with a parent that may keep it. */
+static const struct rs_hook_state* state_mapping(void) {
+  const struct rs_hook_state* s = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
+  if (s != NULL) return s;
+  struct timespec now = {0, 0};
+  clock_gettime(CLOCK_MONOTONIC, &now); /* vDSO: no system call */
+  const int64_t now_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+  const int64_t last = __atomic_load_n(&g_state_retry_ns, __ATOMIC_RELAXED);
+  if (last != 0 && now_ns - last < RS_STATE_RETRY_NS) return NULL;
+  __atomic_store_n(&g_state_retry_ns, now_ns, __ATOMIC_RELAXED);
+  struct state_path path;
+  state_path(&path);
+  if (path.s[0] == '\0') return NULL;
+  s = rs_hook_state_map(path.s);
+  const struct rs_hook_state* expected = NULL;
+  if (s != NULL &&
+      !__atomic_compare_exchange_n(&g_state, &expected, s, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    rs_hook_state_unmap(s);
+    s = expected;
   }
-  if (real.popen == NULL) {
-    errno = ENOSYS;
-    return NULL;
+  return s;
+}
+
+int rs_pl_wanted(uint32_t op, struct rs_pl_mode* m) {
+  const struct rs_hook_state* s = state_mapping();
+  if (s == NULL) return 0;
+  struct rs_hook_state_view st;
+  rs_hook_state_read(s, &st);
+  if (!st.valid || st.agent_pid == 0 || (st.report_ops & op) == 0) return 0;
+  m->owner = 0;
+  m->want = (st.sync_ops & op) != 0;
+  m->fail_closed = g_env_fail >= 0 ? g_env_fail : (m->want && st.fail_closed != 0);
+  m->deadline_ms = m->want ? (int)st.deadline_ms : 0;
+  if (m->deadline_ms <= 0 && (m->want || m->fail_closed)) m->deadline_ms = RS_DEFAULT_DEADLINE_MS;
+  m->file_opens = st.file_opens;
+  m->agent_pid = st.agent_pid;
+  return 1;
+}
+
+int rs_pl_identify(struct rs_pl_mode* m) {
+  const int pid = rs_sys_getpid();
+  if (pid == m->agent_pid) return 0;
+  m->owner = pid == g_pid;
+  return 1;
+}
+
+uint32_t rs_pl_seq(const struct rs_pl_mode* m) {
+  /* A child's private connection carries one message: any sequence number is unique there. */
+  return m->owner ? __atomic_add_fetch(&g_seq, 1, __ATOMIC_RELAXED) : 1;
+}
+
+int rs_pl_send(const struct rs_pl_mode* m, const uint8_t* msg, size_t len, uint32_t seq,
+               struct rs_hook_address* redirect, int* redirected) {
+  int verdict = RS_HOOK_VERDICT_ALLOW;
+  *redirected = 0;
+  const int result = exchange(m->owner, msg, len, m->want, seq, m->deadline_ms, &verdict, redirect);
+  switch (result) {
+    case RS_HOOK_ANSWERED:
+      if (verdict == RS_HOOK_VERDICT_REDIRECT) *redirected = 1;
+      return verdict != RS_HOOK_VERDICT_DENY;
+    case RS_HOOK_SENT:
+      return 1;
+    default:
+      return !m->fail_closed;
   }
-  return real.popen(command, mode);
+}
+
+/* The owner's executable, read on its first file or socket report. A child reads its own copy
+ * into the caller's buffer instead: it may share our memory (vfork). */
+static char g_exe[PATH_MAX];
+static int g_exe_len = -1;
+
+const char* rs_pl_executable(const struct rs_pl_mode* m, size_t* len) {
+  if (m->owner && __atomic_load_n(&g_exe_len, __ATOMIC_ACQUIRE) > 0) {
+    *len = (size_t)g_exe_len;
+    return g_exe;
+  }
+  if (!m->owner) return NULL;
+  const long n = rs_sys_readlinkat(AT_FDCWD, "/proc/self/exe", g_exe, sizeof g_exe);
+  if (n <= 0 || (size_t)n >= sizeof g_exe || g_exe[0] != '/') return NULL;
+  __atomic_store_n(&g_exe_len, (int)n, __ATOMIC_RELEASE);
+  *len = (size_t)n;
+  return g_exe;
+}
+
+int rs_pl_is_agent_file(const char* path) {
+  const size_t n = rs_strlen(g_socket);
+  if (n == 0) return 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (path[i] != g_socket[i]) return 0;
+  }
+  return path[n] == '\0' || same_string(path + n, RS_HOOK_STATE_SUFFIX);
 }
