@@ -9,6 +9,8 @@
 //                     watched: every open is recorded (eBPF) and reported
 //   interposer        user level, file domain, the workload under LD_PRELOAD of the interposer
 //                     (skipped, with the reason, when its file hooks report nothing)
+//   interposer-idle   the same with settings.file.opens: writes and no rule: the read-only
+//                     opens are hooked but not reported (the cost of a hook with nothing to do)
 //   deny-content      kernel level, 1 % of the files denied by content (sha256): allowed files
 //                     are decided once and then cached (ignore marks); denied ones fail each time
 //   deny-path         kernel level, 1 % of the paths denied by name: on the same filesystem an
@@ -25,6 +27,7 @@
 // the reader), against the same opens without an agent.
 //
 //   open_storm [--iterations N] [--files F] [--rounds R] [--latency-count C] [--json FILE]
+//              [--only MODE,MODE...]   (those storm modes and none; no latency runs)
 //   open_storm --workload N DIR F          (the storm itself)
 //   open_storm --latency DIR C GAP_US OUT  (timed first opens)
 //   open_storm run --policy P ...          (the fanotify-only agent)
@@ -224,6 +227,7 @@ struct Options {
   int rounds = 5;
   std::string json_out;
   std::string self, build;
+  std::string only;  // comma-separated storm modes to run (with none); empty: all
 };
 
 // The A/B over the storm; returns the results (interposer left out when it reports nothing).
@@ -254,10 +258,15 @@ std::vector<ModeResult> run_storm(const Options& o, const std::string& storm_dir
                         {"--levels", "user", "--domains", "file"},
                         watch_settings(storm_dir, "all") + "rules: []\n",
                         {"LD_PRELOAD=" + preload, "RINGSIDE_SOCKET={socket}"}};
+  const Mode interposer_idle{"interposer-idle",
+                             {"--levels", "user", "--domains", "file"},
+                             watch_settings(storm_dir, "writes") + "rules: []\n",
+                             {"LD_PRELOAD=" + preload, "RINGSIDE_SOCKET={socket}"}};
   std::vector<Mode> modes = {
       {"none", {}, "", {}},
       {"recorded", kernel, watch_settings(storm_dir, "all") + "rules: []\n", {}},
       interposer,
+      interposer_idle,
       {"deny-content", kernel, deny_content, {}},
       {"deny-path", kernel, deny_path, {}},
       {"fan:deny-content", fan, deny_content, {}, o.self},
@@ -283,8 +292,13 @@ std::vector<ModeResult> run_storm(const Options& o, const std::string& storm_dir
     }
   }
   if (!skipped.empty()) {
-    std::erase_if(modes, [](const Mode& m) { return m.name == "interposer"; });
+    std::erase_if(modes, [](const Mode& m) { return m.name.starts_with("interposer"); });
     js["interposer_skipped"] = skipped;
+  }
+  if (!o.only.empty()) {
+    std::erase_if(modes, [&](const Mode& m) {
+      return m.name != "none" && ("," + o.only + ",").find("," + m.name + ",") == std::string::npos;
+    });
   }
   std::fprintf(stderr, "open_storm: %ld x open+close over %ld files per run, %d rounds\n",
                o.iterations, o.files, o.rounds);
@@ -407,10 +421,12 @@ int main(int argc, char** argv) {
       o.latency_count = std::max(100L, std::atol(argv[++i]));
     } else if (a == "--json" && i + 1 < argc) {
       o.json_out = argv[++i];
+    } else if (a == "--only" && i + 1 < argc) {
+      o.only = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: open_storm [--iterations N] [--files F] [--rounds R] "
-                   "[--latency-count C] [--json FILE]\n");
+                   "[--latency-count C] [--json FILE] [--only MODE,...]\n");
       return 2;
     }
   }
@@ -430,7 +446,8 @@ int main(int argc, char** argv) {
                       {"files", o.files},
                       {"rounds", o.rounds}};
     const auto results = run_storm(o, scratch.path() + "/storm", js);
-    const auto latencies = run_latency(o, scratch.path() + "/first");
+    const auto latencies =
+        o.only.empty() ? run_latency(o, scratch.path() + "/first") : std::vector<Latency>{};
     print(o, results, latencies, js);
     if (!o.json_out.empty()) std::ofstream(o.json_out) << js.dump(2) << "\n";
   } catch (const std::exception& e) {
