@@ -38,8 +38,11 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const SqliteSinkOptions& op
   std::unique_ptr<SqliteSink> sink(new SqliteSink(db, options));
   sqlite3_busy_timeout(db, 1000);
   // auto_vacuum only takes effect before the first table exists; later it is a no-op.
+  // A 64 MiB page cache keeps the indexes' hot pages in memory; checkpoints every ~40 MiB of
+  // WAL instead of 4 MiB cut the fsyncs per row.
   for (const char* pragma : {"PRAGMA auto_vacuum = INCREMENTAL", "PRAGMA journal_mode = WAL",
-                             "PRAGMA synchronous = NORMAL"}) {
+                             "PRAGMA synchronous = NORMAL", "PRAGMA cache_size = -65536",
+                             "PRAGMA wal_autocheckpoint = 10000"}) {
     if (auto r = store::exec(db, pragma, pragma); !r) {
       return Error{r.error().message + " (" + options.path + ")"};
     }
