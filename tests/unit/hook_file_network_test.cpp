@@ -271,6 +271,18 @@ TEST(hook_file_network, MalformedAddressesAreRejected) {
   }
 }
 
+TEST(hook_file_network, UnsentReportsTravelWithTheNextOne) {
+  auto r = decode_hook_message(
+      Builder(RS_EVENT_FILE_DELETE).file("unlink", "/x").num(RS_HOOK_FIELD_UNSENT, 5).done(), kPeer,
+      1);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r.value().unsent, 5u);
+  EXPECT_NE(
+      rejection(
+          Builder(RS_EVENT_FILE_DELETE).file("unlink", "/x").num(RS_HOOK_FIELD_UNSENT, -1).done()),
+      "");
+}
+
 TEST(hook_file_network, SockaddrConversionBothWays) {
   const rs_hook_address a = v4("127.0.0.1", 4715);
   sockaddr_in6 in6{};

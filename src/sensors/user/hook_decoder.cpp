@@ -33,6 +33,7 @@ enum Raw : unsigned {
   kRawRemote = 1U << 4,
   kRawSocketType = 1U << 5,
   kRawResolved = 1U << 6,  // repeated: one per answer
+  kRawUnsent = 1U << 7,
 };
 
 // What a hook may tell the agent for each event type it reports, and what it must.
@@ -141,10 +142,13 @@ std::optional<std::string> read_raw(const rs_hook_tlv& tlv, const HookEventSpec&
     case RS_HOOK_FIELD_RESOLVED_ADDRESS:
       bit = kRawResolved;
       break;
+    case RS_HOOK_FIELD_UNSENT:
+      bit = kRawUnsent;
+      break;
     default:
       return "unknown field id " + std::to_string(tlv.field);
   }
-  if ((spec.raw & bit) == 0) {
+  if ((spec.raw & bit) == 0 && bit != kRawUnsent) {
     return "protocol field " + std::to_string(tlv.field) + " is not accepted for this event";
   }
   if ((raw.seen & bit) != 0 && bit != kRawResolved) {
@@ -181,6 +185,11 @@ std::optional<std::string> read_raw(const rs_hook_tlv& tlv, const HookEventSpec&
   // open flags and modes are C ints / mode_t: 32 bits, as the program passed them.
   if (v < INT32_MIN || v > int64_t{UINT32_MAX}) {
     return "protocol field " + std::to_string(tlv.field) + " out of range";
+  }
+  if (bit == kRawUnsent) {
+    if (v < 0) return "unsent count is negative";
+    m.unsent = static_cast<uint64_t>(v);
+    return std::nullopt;
   }
   (bit == kRawOpenFlags ? raw.open_flags : bit == kRawMode ? raw.mode : raw.socket_type) = v;
   return std::nullopt;

@@ -31,6 +31,9 @@ struct HookMessage {
   // Device, inode and mtime of process.executable as the hook saw them (a claim, like the
   // path): enough to find its hash in a cache without a system call.
   std::optional<FileIdentity> executable_identity;
+  // Reports the sender could not send before this one (RS_HOOK_FIELD_UNSENT): lost at the
+  // hook, counted by the agent as dropped.
+  uint64_t unsent = 0;
   Event event;
 };
 

@@ -103,6 +103,9 @@ extern "C" {
  * RS_HOOK_MAX_RESOLVED times. */
 #define RS_HOOK_FIELD_RESOLVED_ADDRESS 0xFF06u
 #define RS_HOOK_MAX_RESOLVED 16
+/* Reports this process could not send since its last one that went through (socket full, agent
+ * gone): the agent counts them as dropped (int). */
+#define RS_HOOK_FIELD_UNSENT 0xFF07u
 
 /* Message types. */
 #define RS_HOOK_MSG_EVENT 1

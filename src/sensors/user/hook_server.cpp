@@ -393,6 +393,11 @@ bool HookServerSensor::Impl::handle(int fd, const HookPeer& peer, std::span<cons
   }
   HookMessage& m = decoded.value();
   Event& ev = m.event;
+  if (m.unsent > 0) {
+    counters.dropped.fetch_add(m.unsent, std::memory_order_relaxed);
+    warn("hook_server: pid {} could not send {} reports (socket full or agent away)", peer.pid,
+         m.unsent);
+  }
   try {
     // With the identity the hash is a cache lookup, and enrichment need not open the file.
     if (m.executable_identity) {

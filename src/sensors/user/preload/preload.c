@@ -437,8 +437,13 @@ uint32_t rs_pl_seq(const struct rs_pl_mode* m) {
   return m->owner ? __atomic_add_fetch(&g_seq, 1, __ATOMIC_RELAXED) : 1;
 }
 
+static uint64_t g_unsent;
+
+uint64_t rs_pl_take_unsent(void) { return __atomic_exchange_n(&g_unsent, 0, __ATOMIC_RELAXED); }
+void rs_pl_add_unsent(uint64_t n) { __atomic_add_fetch(&g_unsent, n, __ATOMIC_RELAXED); }
+
 int rs_pl_send(const struct rs_pl_mode* m, const uint8_t* msg, size_t len, uint32_t seq,
-               struct rs_hook_address* redirect, int* redirected) {
+               uint64_t carried, struct rs_hook_address* redirect, int* redirected) {
   int verdict = RS_HOOK_VERDICT_ALLOW;
   *redirected = 0;
   const int result = exchange(m->owner, msg, len, m->want, seq, m->deadline_ms, &verdict, redirect);
@@ -449,6 +454,7 @@ int rs_pl_send(const struct rs_pl_mode* m, const uint8_t* msg, size_t len, uint3
     case RS_HOOK_SENT:
       return 1;
     default:
+      rs_pl_add_unsent(carried + 1);
       return !m->fail_closed;
   }
 }

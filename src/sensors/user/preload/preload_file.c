@@ -196,11 +196,16 @@ static int report_in(const struct file_call* c, const struct rs_pl_mode* m, char
   }
   if (c->is_open) bad |= rs_hook_put_int(&w, RS_HOOK_FIELD_OPEN_FLAGS, (int64_t)c->flags);
   if (c->has_mode) bad |= rs_hook_put_int(&w, RS_HOOK_FIELD_MODE, (int64_t)c->mode);
+  const uint64_t unsent = rs_pl_take_unsent();
+  if (unsent != 0) bad |= rs_hook_put_int(&w, RS_HOOK_FIELD_UNSENT, (int64_t)unsent);
   const size_t len = rs_hook_writer_finish(&w);
-  if (bad != 0 || len == 0) return !m->fail_closed;
+  if (bad != 0 || len == 0) {
+    rs_pl_add_unsent(unsent + 1);
+    return !m->fail_closed;
+  }
   struct rs_hook_address unused;
   int redirected = 0;
-  return rs_pl_send(m, msg, len, seq, &unused, &redirected);
+  return rs_pl_send(m, msg, len, seq, unsent, &unused, &redirected);
 }
 
 static __attribute__((noinline)) int report_big(const struct file_call* c,

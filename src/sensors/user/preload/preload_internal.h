@@ -61,9 +61,13 @@ RS_HIDDEN int rs_pl_identify(struct rs_pl_mode* m);
 /* A sequence number for a report (header field seq). */
 RS_HIDDEN uint32_t rs_pl_seq(const struct rs_pl_mode* m);
 /* Sends one message (seq as in its header). 1: go ahead; 0: refuse (denied, or unreported
- * under fail-closed). A REDIRECT verdict is allowed and fills *redirect and *redirected. */
+ * under fail-closed). A REDIRECT verdict is allowed and fills *redirect and *redirected. A
+ * message that does not go through is counted as unsent, with the `carried` count it held. */
 RS_HIDDEN int rs_pl_send(const struct rs_pl_mode* m, const uint8_t* msg, size_t len, uint32_t seq,
-                         struct rs_hook_address* redirect, int* redirected);
+                         uint64_t carried, struct rs_hook_address* redirect, int* redirected);
+/* Takes the count of reports not sent so far (RS_HOOK_FIELD_UNSENT of the next report). */
+RS_HIDDEN uint64_t rs_pl_take_unsent(void);
+RS_HIDDEN void rs_pl_add_unsent(uint64_t n);
 /* This process's executable (/proc/self/exe, read once per image); NULL when unreadable. */
 RS_HIDDEN const char* rs_pl_executable(const struct rs_pl_mode* m, size_t* len);
 /* 1 when path is the agent's socket or state file (never reported). */
