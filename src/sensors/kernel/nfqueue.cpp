@@ -48,13 +48,15 @@ struct Pending {
 }  // namespace
 
 struct NfqueueSensor::Impl {
-  explicit Impl(const FlowOwners* o) : owners(o) {}
+  Impl(const FlowOwners* o, NfqueueSensor::QueueOpener opener, std::unique_ptr<CommandRunner> r)
+      : owners(o), open_queue(std::move(opener)), runner(std::move(r)) {}
 
   const FlowOwners* owners;
+  NfqueueSensor::QueueOpener open_queue;
   ProcFlowOwners proc_owners;
   SensorContext* ctx = nullptr;
   SensorCounters counters;
-  std::unique_ptr<CommandRunner> runner = make_command_runner();
+  std::unique_ptr<CommandRunner> runner;
   QueueRules rules{*runner};
   std::unique_ptr<NfqueueIo> io;
   std::unique_ptr<NfqueueDecider> decider;
@@ -63,7 +65,7 @@ struct NfqueueSensor::Impl {
   QueuePlan plan;
   bool rules_installed = false;
   bool default_allow = true;
-  int deadline_ms = 200;
+  std::atomic<int> deadline_ms{200};  // read by the reader thread, set on (re)load
 
   int wake_fd = -1;
   std::atomic<bool> stopping{false};
@@ -102,8 +104,8 @@ struct NfqueueSensor::Impl {
     answer_gap(p.id);
     const uint32_t id = p.id, mark = p.mark;
     auto pending = std::make_shared<Pending>(
-        std::move(p), clock::monotonic_ns() + int64_t{deadline_ms} * 1000000, answer_for(id, mark),
-        default_allow, &counters.defaulted);
+        std::move(p), clock::monotonic_ns() + int64_t{deadline_ms.load()} * 1000000,
+        answer_for(id, mark), default_allow, &counters.defaulted);
     inflight.push_back(pending);
     std::lock_guard lock(mu);
     if (work.size() >= kWorkQueueMax) {
@@ -129,7 +131,7 @@ struct NfqueueSensor::Impl {
         }
         front->defaulted = true;
         front->verdict.answer_default();
-        log().warn("nfqueue: no decision within {} ms; answered the {} default", deadline_ms,
+        log().warn("nfqueue: no decision within {} ms; answered the {} default", deadline_ms.load(),
                    default_allow ? "allow" : "deny");
       }
       plock.unlock();
@@ -200,7 +202,11 @@ struct NfqueueSensor::Impl {
   }
 };
 
-NfqueueSensor::NfqueueSensor(const FlowOwners* owners) : impl_(std::make_unique<Impl>(owners)) {}
+NfqueueSensor::NfqueueSensor(const FlowOwners* owners)
+    : NfqueueSensor(owners, open_nfqueue, make_command_runner()) {}
+NfqueueSensor::NfqueueSensor(const FlowOwners* owners, QueueOpener open_queue,
+                             std::unique_ptr<CommandRunner> runner)
+    : impl_(std::make_unique<Impl>(owners, std::move(open_queue), std::move(runner))) {}
 NfqueueSensor::~NfqueueSensor() { stop(); }
 
 Result<void> NfqueueSensor::start(SensorContext& ctx) {
@@ -211,7 +217,7 @@ Result<void> NfqueueSensor::start(SensorContext& ctx) {
   m.deadline_ms = pol->settings().decision_deadline_ms;
   // A previous agent that died left its chains behind: remove them before anything else.
   m.rules.cleanup();
-  auto io = open_nfqueue(pol->settings().network.queue, m.default_allow);
+  auto io = m.open_queue(pol->settings().network.queue, m.default_allow);
   if (!io) return std::move(io).error();
   m.io = std::move(io).value();
   m.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

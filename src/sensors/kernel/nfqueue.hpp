@@ -5,9 +5,12 @@
 // previous run are removed at start, and the chain is removed at stop.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "sensors/kernel/flow.hpp"
+#include "sensors/kernel/nfqueue_rules.hpp"
+#include "sensors/kernel/nfqueue_socket.hpp"
 #include "sensors/sensor.hpp"
 
 namespace ringside {
@@ -16,6 +19,11 @@ class NfqueueSensor final : public Sensor {
  public:
   // `owners` may be null (no eBPF network sensor): packets are then attributed from /proc.
   explicit NfqueueSensor(const FlowOwners* owners);
+  // For tests: the queue socket and the program runner (iptables) come from the caller.
+  using QueueOpener =
+      std::function<Result<std::unique_ptr<NfqueueIo>>(uint16_t queue, bool fail_open)>;
+  NfqueueSensor(const FlowOwners* owners, QueueOpener open_queue,
+                std::unique_ptr<CommandRunner> runner);
   ~NfqueueSensor() override;
 
   std::string_view name() const override { return "nfqueue"; }
