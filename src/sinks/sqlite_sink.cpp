@@ -59,7 +59,10 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const SqliteSinkOptions& op
 }
 
 SqliteSink::~SqliteSink() {
-  flush();
+  try {
+    flush();
+  } catch (...) {  // NOLINT(bugprone-empty-catch): nothing left to report to at this point
+  }
   for (sqlite3_stmt* st : inserts_) sqlite3_finalize(st);
   sqlite3_close(db_);
 }

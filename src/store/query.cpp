@@ -97,6 +97,7 @@ std::variant<QueryResult, QueryFailure> run_query(const std::string& db_path,
   }
   QueryResult out;
   const int ncol = sqlite3_column_count(st);
+  out.columns.reserve(static_cast<size_t>(ncol));
   for (int i = 0; i < ncol; ++i) out.columns.emplace_back(sqlite3_column_name(st, i));
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     std::vector<Value> row;
