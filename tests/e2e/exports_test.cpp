@@ -60,12 +60,17 @@ class Rsyslog {
  public:
   explicit Rsyslog(const ScratchDir& dir) : out_(dir.file("received.log")) {
     port_ = free_port(SOCK_STREAM);
+    udp_port_ = free_port(SOCK_DGRAM);
     const std::string conf = dir.write(
         "rsyslog.conf", "global(workDirectory=\"" + dir.path() +
                             "\" maxMessageSize=\"64k\")\n"
                             "module(load=\"imtcp\")\n"
                             "input(type=\"imtcp\" port=\"" +
                             std::to_string(port_) +
+                            "\" address=\"127.0.0.1\")\n"
+                            "module(load=\"imudp\")\n"
+                            "input(type=\"imudp\" port=\"" +
+                            std::to_string(udp_port_) +
                             "\" address=\"127.0.0.1\")\n"
                             "template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n"
                             "*.* action(type=\"omfile\" file=\"" +
@@ -98,6 +103,7 @@ class Rsyslog {
     return ok;
   }
   int port() const { return port_; }
+  int udp_port() const { return udp_port_; }
   std::vector<std::string> lines() const {
     std::vector<std::string> out;
     std::istringstream in(slurp(out_));
@@ -109,18 +115,19 @@ class Rsyslog {
  private:
   std::string out_;
   int port_ = 0;
+  int udp_port_ = 0;
   pid_t pid_ = -1;
 };
 
-TEST(Exports, SyslogReachesRsyslogAsRfc5424WithTheJsonIntact) {
-  RINGSIDE_REQUIRE_ROOT();
+void syslog_round_trip(bool tcp) {
   if (access("/usr/sbin/rsyslogd", X_OK) != 0) GTEST_SKIP() << "rsyslogd not installed";
   ScratchDir rdir("rsyslog");
   Rsyslog rsyslog(rdir);
   ASSERT_TRUE(rsyslog.listening()) << "rsyslogd did not listen on " << rsyslog.port();
   AgentProcess::Options o;
   o.levels = "kernel";
-  o.extra_args = {"--syslog", "tcp://127.0.0.1:" + std::to_string(rsyslog.port())};
+  o.extra_args = {"--syslog", (tcp ? "tcp://127.0.0.1:" : "udp://127.0.0.1:") +
+                                  std::to_string(tcp ? rsyslog.port() : rsyslog.udp_port())};
   std::string error;
   auto agent = AgentProcess::start(o, &error);
   ASSERT_NE(agent, nullptr) << error;
@@ -149,6 +156,16 @@ TEST(Exports, SyslogReachesRsyslogAsRfc5424WithTheJsonIntact) {
   for (const json& ev : agent->events()) same = same || ev == payload;
   EXPECT_TRUE(same);
   EXPECT_EQ(agent->stop(), 0);
+}
+
+TEST(Exports, SyslogTcpReachesRsyslogAsRfc5424WithTheJsonIntact) {
+  RINGSIDE_REQUIRE_ROOT();
+  syslog_round_trip(true);
+}
+
+TEST(Exports, SyslogUdpReachesRsyslogAsRfc5424WithTheJsonIntact) {
+  RINGSIDE_REQUIRE_ROOT();
+  syslog_round_trip(false);
 }
 
 TEST(Exports, KafkaDeliversKeyedAndCountsAnOutage) {
