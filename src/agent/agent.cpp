@@ -160,7 +160,8 @@ void Agent::build_sensors() {
     add(std::make_unique<OpenFanotifySensor>());
   }
   if (opts_.domains.count(Domain::kNetwork) && opts_.kernel_level) {
-    auto ebpf = std::make_unique<NetworkEbpfSensor>();
+    const auto sock_dir = std::filesystem::path(opts_.hook_socket).parent_path();
+    auto ebpf = std::make_unique<NetworkEbpfSensor>((sock_dir / "origdst.sock").string());
     const FlowOwners* owners = ebpf.get();
     add(std::move(ebpf));
     add(std::make_unique<NfqueueSensor>(owners));

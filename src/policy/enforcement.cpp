@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "policy/kernel_exec_rules.hpp"
+#include "policy/kernel_net_rules.hpp"
 
 namespace ringside::policy {
 
@@ -82,10 +83,15 @@ void network_points(const Rule& rule, EventType type, std::vector<EnforcementPoi
       const char* hook = type == EventType::kNetworkConnect ? "cgroup/connect4/6"
                          : type == EventType::kNetworkSend  ? "cgroup/sendmsg4/6"
                                                             : "cgroup/bind4/6";
-      out.push_back({Level::kKernel, std::string(hook) + " socket program", true,
-                     redirect ? "the destination is rewritten in the kernel before the connect"
-                              : "the call fails with EPERM, decided in the kernel (conditions it "
-                                "can express: address, port, transport, executable, user)"});
+      if (kernel_net_rule_compilable(rule, type)) {
+        out.push_back({Level::kKernel, std::string(hook) + " socket program", true,
+                       redirect ? "the destination is rewritten in the kernel before the connect"
+                                : "the call fails with EPERM, decided in the kernel"});
+      } else {
+        out.push_back({Level::kKernel, std::string(hook) + " socket program", false,
+                       "not decided there: only equality on port, transport, address family, "
+                       "user and executable, and cidr on the address, compile into it"});
+      }
     }
     if (!redirect && (type == EventType::kNetworkConnect || type == EventType::kNetworkAccept ||
                       type == EventType::kNetworkDns)) {

@@ -2,10 +2,12 @@
 // the connect/accept/bind/sendto/sendmsg syscall tracepoints (and io_uring submissions) for
 // network.connect / accept / bind / send events with the owning process; cgroup/connect4/6,
 // sendmsg4/6 and bind4/6 programs that deny or redirect from policy maps without a round
-// trip; and the flow -> process map NFQUEUE uses for attribution.
+// trip; the flow -> process map NFQUEUE uses for attribution; and the ORIGDST query socket
+// (origdst_server.hpp, docs/redirect.md).
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "sensors/kernel/flow.hpp"
 #include "sensors/sensor.hpp"
@@ -14,7 +16,8 @@ namespace ringside {
 
 class NetworkEbpfSensor final : public Sensor, public FlowOwners {
  public:
-  NetworkEbpfSensor();
+  // `query_socket`: where redirect inspectors ask for original destinations (ORIGDST).
+  explicit NetworkEbpfSensor(std::string query_socket);
   ~NetworkEbpfSensor() override;
 
   std::string_view name() const override { return "network_ebpf"; }
@@ -32,5 +35,9 @@ class NetworkEbpfSensor final : public Sensor, public FlowOwners {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The mount point of the cgroup2 file system (the socket programs' default cgroup); empty when
+// none is mounted.
+std::string cgroup2_root();
 
 }  // namespace ringside

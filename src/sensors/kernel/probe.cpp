@@ -292,6 +292,51 @@ Capability kprobe() {
   return result(c, false, why + (pmu ? "" : " (no kprobe PMU in /sys/bus/event_source/devices)"));
 }
 
+Capability bpf_cgroup_sock() {
+  Capability c =
+      make("bpf_cgroup_sock", "eBPF cgroup socket programs (connect4/6, sendmsg4/6, bind4/6)",
+           Level::kKernel, "network");
+  std::string root;
+  {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    while (root.empty() && std::getline(in, line)) {
+      const auto dash = line.find(" - ");
+      if (dash == std::string::npos || line.compare(dash + 3, 8, "cgroup2 ") != 0) continue;
+      std::istringstream f(line.substr(0, dash));
+      std::string id, parent, devno, mroot;
+      f >> id >> parent >> devno >> mroot >> root;
+    }
+  }
+  if (root.empty()) return result(c, false, "no cgroup2 file system mounted");
+  bpf::route_libbpf_output();
+  const bpf::LibbpfCapture capture;
+  struct probe* skel = probe__open();
+  if (skel == nullptr) return result(c, false, "open probe object: " + errno_text(errno));
+  bpf_program__set_autoload(skel->progs.probe_cgroup_sock, true);
+  std::string why;
+  if (const int err = probe__load(skel); err != 0) {
+    why = "load cgroup/connect4: " + errno_text(-err);
+  } else {
+    // An empty child cgroup: the program never sees a real connect.
+    const std::string dir = root + "/ringside-probe-" + std::to_string(getpid());
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      why = "mkdir " + dir + ": " + errno_text(errno);
+    } else {
+      const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      bpf_link* link =
+          fd < 0 ? nullptr : bpf_program__attach_cgroup(skel->progs.probe_cgroup_sock, fd);
+      if (link == nullptr) why = "attach cgroup/connect4 to " + dir + ": " + errno_text(errno);
+      if (link != nullptr) bpf_link__destroy(link);
+      if (fd >= 0) close(fd);
+      rmdir(dir.c_str());
+    }
+  }
+  probe__destroy(skel);
+  if (!why.empty()) return result(c, false, why);
+  return result(c, true, "cgroup/connect4 loads and attaches to a child of " + root);
+}
+
 Capability fanotify_permission() {
   Capability c = make("fanotify_permission", "fanotify permission events (FAN_OPEN_EXEC_PERM)",
                       Level::kKernel, "process,file");
@@ -490,6 +535,7 @@ std::vector<Capability> probe_all() {
           fanotify_permission(),
           proc_connector(),
           nfqueue(),
+          bpf_cgroup_sock(),
           audit(),
           x11(),
           evdev(),

@@ -31,6 +31,7 @@ Capability kprobe();
 Capability fanotify_permission();
 Capability proc_connector();
 Capability nfqueue();
+Capability bpf_cgroup_sock();
 Capability audit();
 Capability x11();
 Capability evdev();

@@ -1,0 +1,240 @@
+// connect_storm: what kernel-level network monitoring and in-kernel connect rules cost a
+// program that opens TCP connections.
+//
+// Whole-process A/B with interleaved rounds (common/ab.hpp): a workload process joins a child
+// cgroup the benchmark creates (and removes), enters a network namespace of its own (loopback
+// only), listens on 127.0.0.1 and does N x (socket, connect, accept, close both). Modes:
+//
+//   none      no agent
+//   kernel    kernel level, network domain, no rules: the eBPF tracepoints report every
+//             connect and accept (2 events per iteration), the socket programs attached to the
+//             benchmark's cgroup with an empty table
+//   deny      as kernel, with 8 deny rules (ports, a CIDR block, transport) that the connect
+//             walks in the cgroup/connect4 program and passes: the in-kernel decision's cost
+//
+// The agent is a real Agent (policy, enrichment, decisions, JSONL sink, counters) hosted by this
+// program with the eBPF network sensor alone (`connect_storm run ...`, called like `ringside
+// run`), so that the figures are the sensor's and not NFQUEUE's, which `ringside run --domains
+// network` also starts. The interposer's socket hooks are not measured here.
+//
+//   connect_storm [--iterations N] [--rounds R] [--json FILE]
+//   connect_storm --workload N CGROUP   (the storm itself)
+//   connect_storm run --policy P ...    (the network-sensor-only agent)
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "agent/agent.hpp"
+#include "common/ab.hpp"
+#include "sensors/kernel/network_ebpf.hpp"
+#include "sinks/jsonl_sink.hpp"
+
+namespace {
+
+int workload(long n, const std::string& cgroup) {
+  if (cgroup != "-") std::ofstream(cgroup + "/cgroup.procs") << getpid() << std::flush;
+  if (unshare(CLONE_NEWNET) != 0) {
+    std::perror("connect_storm: unshare(CLONE_NEWNET)");
+    return 1;
+  }
+  const int s = socket(AF_INET, SOCK_DGRAM, 0);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  ioctl(s, SIOCGIFFLAGS, &ifr);
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) {
+    std::perror("connect_storm: loopback up");
+    return 1;
+  }
+  close(s);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(7000);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(l, 128) != 0) {
+    std::perror("connect_storm: listen");
+    return 1;
+  }
+  for (long i = 0; i < n; ++i) {
+    const int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // RST on close: no TIME_WAIT sockets pile up over the run.
+    const linger lg{1, 0};
+    setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    if (connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      std::perror("connect_storm: connect");
+      return 1;
+    }
+    const int x = accept(l, nullptr, nullptr);
+    if (x < 0) {
+      std::perror("connect_storm: accept");
+      return 1;
+    }
+    close(c);
+    close(x);
+  }
+  return 0;
+}
+
+// A real agent with only the eBPF network sensor, called like `ringside run`.
+int host_agent(int argc, char** argv) {
+  ringside::AgentOptions o;
+  o.kernel_level = true;
+  o.user_level = false;
+  o.domains = {ringside::Domain::kNetwork};
+  o.console = false;
+  for (int i = 2; i + 1 < argc; ++i) {
+    const std::string a = argv[i];
+    std::string* target = a == "--policy"        ? &o.policy_path
+                          : a == "--jsonl"       ? &o.jsonl_path
+                          : a == "--ready-file"  ? &o.ready_file
+                          : a == "--stats-file"  ? &o.stats_file
+                          : a == "--hook-socket" ? &o.hook_socket
+                                                 : nullptr;
+    if (target != nullptr) *target = argv[++i];
+  }
+  ringside::block_agent_signals();
+  std::vector<ringside::policy::ParseError> errors;
+  auto pol = ringside::policy::Policy::load_file(o.policy_path, &errors);
+  if (!pol) {
+    std::fprintf(stderr, "connect_storm run: %s\n",
+                 errors.empty() ? pol.error().message.c_str() : errors[0].to_string().c_str());
+    return 2;
+  }
+  std::vector<std::unique_ptr<ringside::Sensor>> sensors;
+  const std::string query =
+      (std::filesystem::path(o.hook_socket).parent_path() / "origdst.sock").string();
+  sensors.push_back(std::make_unique<ringside::NetworkEbpfSensor>(query));
+  std::vector<std::unique_ptr<ringside::Sink>> sinks;
+  auto sink = ringside::JsonlSink::open(o.jsonl_path);
+  if (!sink) {
+    std::fprintf(stderr, "connect_storm run: %s\n", sink.error().message.c_str());
+    return 1;
+  }
+  sinks.push_back(std::move(sink).value());
+  auto agent =
+      ringside::Agent::create_with(o, std::move(pol).value(), std::move(sensors), std::move(sinks));
+  if (!agent) return 1;
+  if (auto r = (*agent)->start(); !r) {
+    std::fprintf(stderr, "connect_storm run: %s\n", r.error().message.c_str());
+    return 1;
+  }
+  (*agent)->run_until_signal();
+  (*agent)->stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "run") return host_agent(argc, argv);
+  long iterations = 5000;
+  int rounds = 5;
+  std::string json_out;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--workload" && i + 2 < argc) return workload(std::atol(argv[i + 1]), argv[i + 2]);
+    if (a == "--iterations" && i + 1 < argc) {
+      iterations = std::atol(argv[++i]);
+    } else if (a == "--rounds" && i + 1 < argc) {
+      rounds = std::atoi(argv[++i]);
+    } else if (a == "--json" && i + 1 < argc) {
+      json_out = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: connect_storm [--iterations N] [--rounds R] [--json FILE]\n");
+      return 2;
+    }
+  }
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "connect_storm: the agent's kernel level needs root\n");
+    return 2;
+  }
+  const std::string root = ringside::cgroup2_root();
+  if (root.empty()) {
+    std::fprintf(stderr, "connect_storm: no cgroup2 file system\n");
+    return 2;
+  }
+  const std::string cgroup = root + "/ringside-connect-storm-" + std::to_string(getpid());
+  if (mkdir(cgroup.c_str(), 0755) != 0) {
+    std::perror("connect_storm: mkdir cgroup");
+    return 1;
+  }
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return 1;
+  self[n] = '\0';
+  const std::string settings =
+      "settings:\n  network:\n    cgroup: " + cgroup + "\n    nfqueue: off\n";
+  std::string deny_rules = "rules:\n";
+  for (int port : {1, 2, 3, 4, 5, 6}) {
+    deny_rules += "  - {name: no-" + std::to_string(port) +
+                  ", on: network.connect, match: {destination.port: " + std::to_string(port) +
+                  "}, action: deny}\n";
+  }
+  deny_rules +=
+      "  - {name: no-net10, on: network.connect, match: {destination.ip: {cidr: 10.0.0.0/8}}, "
+      "action: deny}\n"
+      "  - {name: no-udp-53, on: network.connect, match: {network.transport: udp, "
+      "destination.port: 53}, action: deny}\n";
+  ringside::bench::AbConfig cfg;
+  cfg.ringside = std::string(RINGSIDE_BUILD_DIR) + "/ringside";
+  cfg.rounds = rounds;
+  cfg.workload = {self, "--workload", std::to_string(iterations), cgroup};
+  const std::vector<ringside::bench::Mode> modes = {
+      {"none", {}, "", {}},
+      {"kernel", {"--levels", "kernel"}, settings + "rules: []\n", {}, self},
+      {"deny", {"--levels", "kernel"}, settings + deny_rules, {}, self},
+  };
+  std::fprintf(stderr,
+               "connect_storm: %ld x TCP connect+accept+close on loopback per run, %d rounds\n",
+               iterations, rounds);
+  std::vector<ringside::bench::ModeResult> results;
+  try {
+    results = ringside::bench::run_ab(cfg, modes);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "connect_storm: %s\n", e.what());
+    rmdir(cgroup.c_str());
+    return 1;
+  }
+  rmdir(cgroup.c_str());
+  const double base = results[0].median_wall() / static_cast<double>(iterations);
+  std::printf("%-8s %14s %8s %19s %12s\n", "mode", "wall/connect", "ratio", "agent CPU/connect",
+              "events/run");
+  std::ostringstream js;
+  js << "{\"benchmark\":\"connect_storm\",\"iterations\":" << iterations << ",\"rounds\":" << rounds
+     << ",\"modes\":[";
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    const double wall = r.median_wall() / static_cast<double>(iterations);
+    const double cpu = r.median_agent_cpu() / static_cast<double>(iterations);
+    if (i == 0) {
+      std::printf("%-8s %11.2f us %8.3f %19s %12s\n", r.name.c_str(), wall / 1e3, 1.0, "-", "-");
+    } else {
+      std::printf("%-8s %11.2f us %8.3f %16.2f us %12.0f\n", r.name.c_str(), wall / 1e3,
+                  wall / base, cpu / 1e3, r.median_events());
+    }
+    js << (i ? "," : "") << "{\"name\":\"" << r.name << "\",\"wall_ns_per_connect\":" << wall
+       << ",\"ratio\":" << wall / base << ",\"agent_cpu_ns_per_connect\":" << cpu
+       << ",\"events_per_run\":" << r.median_events() << "}";
+  }
+  js << "]}\n";
+  std::printf("target: kernel monitoring <= 1.05x wall\n");
+  if (!json_out.empty()) std::ofstream(json_out) << js.str();
+  return 0;
+}
