@@ -68,8 +68,11 @@ Result<std::vector<std::unique_ptr<Sink>>> open_export_sinks(const ExportOptions
     const auto dir = std::filesystem::path(o.db_path).parent_path();
     std::error_code ec;
     if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-    auto db = SqliteSink::open(
-        {.path = o.db_path, .max_age_ns = o.db_max_age_ns, .max_bytes = o.db_max_bytes});
+    // Stored events become visible to readers within a quarter of a second.
+    auto db = SqliteSink::open({.path = o.db_path,
+                                .max_age_ns = o.db_max_age_ns,
+                                .max_bytes = o.db_max_bytes,
+                                .commit_interval_ns = 250LL * 1000 * 1000});
     if (!db) return std::move(db).error();
     out.push_back(std::move(db).value());
   }

@@ -60,7 +60,7 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const SqliteSinkOptions& op
 
 SqliteSink::~SqliteSink() {
   try {
-    flush();
+    commit();
   } catch (...) {  // NOLINT(bugprone-empty-catch): nothing left to report to at this point
   }
   for (sqlite3_stmt* st : inserts_) sqlite3_finalize(st);
@@ -114,6 +114,7 @@ void SqliteSink::write(const Event& ev) {
     in_txn_ = true;
   }
   ++pending_;
+  wrote_since_flush_ = true;
   const store::Table& t = store::tables()[static_cast<size_t>(ti)];
   sqlite3_stmt* st = inserts_[static_cast<size_t>(ti)];
   for (size_t i = 0; i < t.columns.size(); ++i) {
@@ -172,15 +173,20 @@ void SqliteSink::commit() {
     return;
   }
   in_txn_ = false;
+  last_commit_ns_ = clock::monotonic_ns();
   st_.written += pending_;
   ++st_.batches;
   pending_ = 0;
 }
 
 void SqliteSink::flush() {
-  commit();
-  if (opts_.max_age_ns <= 0 && opts_.max_bytes <= 0) return;
   const int64_t now = clock::monotonic_ns();
+  if (opts_.commit_interval_ns <= 0 || !wrote_since_flush_ ||
+      now - last_commit_ns_ >= opts_.commit_interval_ns) {
+    commit();
+  }
+  wrote_since_flush_ = false;
+  if (opts_.max_age_ns <= 0 && opts_.max_bytes <= 0) return;
   if (now - last_retention_ns_ < opts_.retention_interval_ns) return;
   last_retention_ns_ = now;
   if (auto r = apply_retention(clock::realtime_ns()); !r) log().warn("{}", r.error().message);

@@ -19,7 +19,11 @@ struct SqliteSinkOptions {
   std::string path;
   int64_t max_age_ns = 0;    // 0: keep forever
   int64_t max_bytes = 0;     // 0: no limit; pages in use, WAL excluded
-  size_t batch_rows = 8192;  // a transaction commits at this many rows or at flush()
+  size_t batch_rows = 8192;  // a transaction commits at this many rows, or at flush()
+  // flush() commits only when this long has passed since the last commit, or when nothing was
+  // written since the previous flush (the pipeline is idle, or stopping); 0: every flush.
+  // Fewer, larger transactions rewrite hot index pages into the WAL less often.
+  int64_t commit_interval_ns = 0;
   int64_t retention_interval_ns = 10LL * 1000 * 1000 * 1000;
 };
 
@@ -59,6 +63,8 @@ class SqliteSink final : public Sink {
   bool in_txn_ = false;
   uint64_t pending_ = 0;
   int64_t last_retention_ns_ = 0;
+  int64_t last_commit_ns_ = 0;
+  bool wrote_since_flush_ = false;
   uint64_t warnings_ = 0;
   SqliteSinkStats st_;
 };
