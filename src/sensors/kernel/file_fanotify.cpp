@@ -120,6 +120,7 @@ struct FileFanotifySensor::Impl {
   void reader_loop();
   void adopt_next();
   void read_all(NotifyGroup& g);
+  std::unique_ptr<uint64_t[]> read_buf;  // kReadBytes, 8-aligned
   void handle(NotifyGroup& g, const FidEvent& e);
   void handle_rename(NotifyGroup& g, const FidEvent& e, bool own);
   void handle_move(NotifyGroup& g, const FidEvent& e, const std::string& path, bool own);
@@ -266,9 +267,13 @@ void FileFanotifySensor::Impl::reader_loop() {
 }
 
 void FileFanotifySensor::Impl::read_all(NotifyGroup& g) {
-  alignas(fanotify_event_metadata) static thread_local char buf[kReadBytes];
+  // On the heap, once per sensor (only the reader thread reads): a static thread_local buffer
+  // would put 64 KiB into the static TLS of every thread of the process, libraries' threads
+  // with small stacks included.
+  if (!read_buf) read_buf = std::make_unique<uint64_t[]>(kReadBytes / sizeof(uint64_t));
+  char* buf = reinterpret_cast<char*>(read_buf.get());
   for (int round = 0; round < kReadRounds; ++round) {
-    auto n = opts.fanotify->read(g.fd, buf, sizeof buf);
+    auto n = opts.fanotify->read(g.fd, buf, kReadBytes);
     if (!n) {
       counters.errors.fetch_add(1, std::memory_order_relaxed);
       warn(n.error().message);
