@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "agent/hash_cache.hpp"
+#include "agent/process_table.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "sensors/kernel/exec_fanotify_job.hpp"
@@ -129,6 +130,17 @@ void ExecFanotifySensor::Impl::decide(Job& job) {
   ev.set_origin(Level::kKernel, "fanotify");
   ev.set(Field::kProcessPid, static_cast<int64_t>(job.pid));
   ev.set(Field::kProcessExecutable, job.path);
+  // The process table learns forks and execs from the event stream, which can lag behind an
+  // exec waiting here: the parent (and its image, for process.parent.* rules) is read from
+  // /proc, where it is current, instead of a table entry that may still be the fork's copy.
+  if (auto self = read_proc_process(job.pid, "/proc", false); self && self->ppid > 0) {
+    ev.set(Field::kProcessParentPid, static_cast<int64_t>(self->ppid));
+    ev.set(Field::kUserId, static_cast<int64_t>(self->uid));
+    if (auto parent = read_proc_process(self->ppid, "/proc", false);
+        parent && !parent->executable.empty()) {
+      ev.set(Field::kProcessParentExecutable, parent->executable);
+    }
+  }
   struct stat before {};
   const bool have_stat = fstat(job.fd(), &before) == 0;
   // Read through the event's own descriptor: the very file being executed, and no event.
