@@ -133,10 +133,10 @@ void ExecFanotifySensor::Impl::decide(Job& job) {
   // The process table learns forks and execs from the event stream, which can lag behind an
   // exec waiting here: the parent (and its image, for process.parent.* rules) is read from
   // /proc, where it is current, instead of a table entry that may still be the fork's copy.
-  if (auto self = read_proc_process(job.pid, "/proc", false); self && self->ppid > 0) {
-    ev.set(Field::kProcessParentPid, static_cast<int64_t>(self->ppid));
-    ev.set(Field::kUserId, static_cast<int64_t>(self->uid));
-    if (auto parent = read_proc_process(self->ppid, "/proc", false);
+  if (auto opener = read_proc_process(job.pid, "/proc", false); opener && opener->ppid > 0) {
+    ev.set(Field::kProcessParentPid, static_cast<int64_t>(opener->ppid));
+    ev.set(Field::kUserId, static_cast<int64_t>(opener->uid));
+    if (auto parent = read_proc_process(opener->ppid, "/proc", false);
         parent && !parent->executable.empty()) {
       ev.set(Field::kProcessParentExecutable, parent->executable);
     }
