@@ -94,7 +94,8 @@ TEST(PacketParse, Ipv4TcpSyn) {
 }
 
 TEST(PacketParse, Ipv4UdpPayload) {
-  auto p = parse_ip_packet(ipv4(IPPROTO_UDP, udp(5353, 53, {1, 2, 3})));
+  const Bytes packet = ipv4(IPPROTO_UDP, udp(5353, 53, {1, 2, 3}));  // the payload views it
+  auto p = parse_ip_packet(packet);
   ASSERT_TRUE(p);
   EXPECT_EQ(p->flow.dport, 53);
   ASSERT_EQ(p->payload.size(), 3U);
