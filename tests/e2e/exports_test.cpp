@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -218,7 +219,10 @@ TEST(Exports, KafkaDeliversKeyedAndCountsAnOutage) {
   // Outage: the broker goes down; the agent keeps running and counts failed deliveries.
   rd_kafka_mock_broker_set_down(mc, 1);
   uint64_t failed = 0;
-  for (int i = 0; i < 100 && failed == 0; ++i) {
+  // Messages fail once message.timeout.ms (2 s) has passed without the broker; a sanitizer
+  // build is slow to get there, so the wait is bounded by time, generously.
+  const auto until = std::chrono::steady_clock::now() + 45s;
+  while (failed == 0 && std::chrono::steady_clock::now() < until) {
     run({"/bin/true"});
     std::this_thread::sleep_for(100ms);
     const json st = agent->stats();
