@@ -7,11 +7,6 @@ namespace ringside::policy {
 
 namespace {
 
-Position pos_of(const YAML::Node& n) {
-  const YAML::Mark m = n.Mark();
-  return {m.line + 1, m.column + 1};
-}
-
 std::string describe(const YAML::Node& n) {
   if (n.IsScalar()) return "'" + n.Scalar() + "'";
   if (n.IsMap()) return "a mapping";

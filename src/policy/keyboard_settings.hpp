@@ -10,10 +10,9 @@
 #include <string_view>
 
 #include "policy/policy.hpp"
+#include "policy/yaml_util.hpp"
 
 namespace ringside::policy {
-
-using SettingsError = std::function<void(Position, std::string)>;
 
 void parse_keyboard_settings(const YAML::Node& n, KeyboardSettings& k, const SettingsError& error);
 
