@@ -92,16 +92,5 @@ TEST(Evdev, RecordedStreamThroughTheAgent) {
   EXPECT_EQ(field(*up, "key.text"), nullptr);
 }
 
-TEST(Evdev, GrabBlocksACombination) {
-  RINGSIDE_REQUIRE_ROOT();
-  if (access("/dev/uinput", W_OK) != 0) {
-    GTEST_SKIP() << "no /dev/uinput (" << strerror(errno)
-                 << "): blocking at the evdev level grabs the keyboard (EVIOCGRAB) and must "
-                    "re-emit every other key through uinput";
-  }
-  GTEST_SKIP() << "blocking through EVIOCGRAB + uinput is not implemented in this build (the x11 "
-                  "sensor blocks combinations)";
-}
-
 }  // namespace
 }  // namespace ringside::e2e
