@@ -204,11 +204,7 @@ void ExecFanotifySensor::Impl::report_default(const Job& job, std::string_view w
   ev.set_origin(Level::kKernel, "fanotify");
   ev.set(Field::kProcessPid, static_cast<int64_t>(job.pid));
   ev.set(Field::kProcessExecutable, job.path);
-  ev.set_verdict(allow ? Verdict::kAllow : Verdict::kDeny, "");
-  ev.set(Field::kEventOutcome, allow ? "success" : "failure");
-  ev.set(Field::kRingsideEnforcement, "default");
-  ev.set(Field::kRingsideMessage,
-         std::string(why) + "; fail-" + (allow ? "open" : "closed") + " default applied");
+  fanotify_perm::set_default_verdict(ev, allow, why);
   ctx->emit(std::move(ev));
 }
 

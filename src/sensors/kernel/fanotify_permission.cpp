@@ -41,6 +41,14 @@ bool RateLimit::allow(uint64_t* suppressed) {
   return true;
 }
 
+void set_default_verdict(Event& ev, bool allow, std::string_view why) {
+  ev.set_verdict(allow ? Verdict::kAllow : Verdict::kDeny, "");
+  ev.set(Field::kEventOutcome, allow ? "success" : "failure");
+  ev.set(Field::kRingsideEnforcement, "default");
+  ev.set(Field::kRingsideMessage,
+         std::string(why) + "; fail-" + (allow ? "open" : "closed") + " default applied");
+}
+
 std::string fd_path(int fd) {
   // One descriptor of this process's fd directory saves the walk through /proc/self on every
   // call (the reader resolves one path per permission event).

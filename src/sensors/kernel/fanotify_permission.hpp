@@ -58,6 +58,9 @@ class RateLimit {
 
 // Path of an open descriptor of this process (/proc/self/fd readlink); empty when unknown.
 std::string fd_path(int fd);
+
+// Marks `ev` as decided by the fail-mode default (`allow` or not) because of `why`.
+void set_default_verdict(Event& ev, bool allow, std::string_view why);
 // "major:minor", as the mount table writes it.
 std::string device_string(dev_t dev);
 // Same size, mtime and ctime: the file was not changed between the two stats.

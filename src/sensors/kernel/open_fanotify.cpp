@@ -306,11 +306,7 @@ void OpenFanotifySensor::Impl::report_default(const Job& job, std::string_view w
                               : std::string());
   }
   Event ev = base_event(job);
-  ev.set_verdict(allow ? Verdict::kAllow : Verdict::kDeny, "");
-  ev.set(Field::kEventOutcome, allow ? "success" : "failure");
-  ev.set(Field::kRingsideEnforcement, "default");
-  ev.set(Field::kRingsideMessage,
-         std::string(why) + "; fail-" + (allow ? "open" : "closed") + " default applied");
+  fanotify_perm::set_default_verdict(ev, allow, why);
   ctx->emit(std::move(ev));
 }
 
