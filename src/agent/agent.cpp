@@ -28,6 +28,7 @@
 #include "sensors/user/hook_server.hpp"
 #include "sensors/user/x11.hpp"
 #include "sinks/console_sink.hpp"
+#include "sinks/delay_sink.hpp"
 #include "sinks/export_sinks.hpp"
 #include "sinks/jsonl_sink.hpp"
 
@@ -111,6 +112,10 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
     if (!opened) return std::move(opened).error();
     for (auto& s : *opened) agent->sinks_.push_back(std::move(s));
   }
+  if (agent->opts_.sink_delay_us > 0) {
+    agent->sinks_.push_back(
+        std::make_unique<DelaySink>(std::chrono::microseconds(agent->opts_.sink_delay_us)));
+  }
   if (!agent->opts_.metrics_addr.empty()) {
     Agent* self = agent.get();
     agent->metrics_ = std::make_shared<AgentMetrics>([self] { return self->metrics_snapshot(); });
@@ -149,7 +154,9 @@ void Agent::build_sensors() {
       if (opts_.force_fallback) {
         add(std::make_unique<ProcConnectorSensor>());
       } else {
-        add(std::make_unique<ProcessEbpfSensor>(ProcessEbpfSensor::Options{}));
+        ProcessEbpfSensor::Options po;
+        if (opts_.process_ring_bytes != 0) po.ring_bytes = opts_.process_ring_bytes;
+        add(std::make_unique<ProcessEbpfSensor>(po));
       }
       add(std::make_unique<ExecFanotifySensor>());
     }
@@ -350,6 +357,9 @@ void Agent::stop() {
                sensors_[i]->name(), st.seen, st.dropped, st.errors, st.denied, st.defaulted);
   }
   log().info("events: {} queued, {} dropped at the queue", queue_.pushed(), queue_.dropped());
+  for (const auto& l : losses_.snapshot()) {
+    log().info("lost on {}: {} ({})", l.channel, l.total, l.accuracy);
+  }
 }
 
 std::shared_ptr<const policy::Policy> Agent::policy() const {
@@ -434,22 +444,36 @@ policy::Decision Agent::decide(Event& ev) {
 void Agent::emit(Event&& ev) {
   ev.set(Field::kEventSequence, static_cast<int64_t>(sequence_.fetch_add(1) + 1));
   if (!ev.has(Field::kRingsideVerdict)) ev.set(Field::kRingsideVerdict, "allow");
+  losses_.observe(ev);
   if (!queue_.push(std::move(ev))) {
     // Counted by the queue; the sink thread reports it as a ringside.lost event.
   }
 }
 
+// Sink thread: what the queue dropped and what each sink failed to deliver since the last
+// report, as ringside.lost events straight to the sinks (the queue may be the full one).
 void Agent::report_losses() {
-  const uint64_t drops = queue_.dropped();
-  if (drops == reported_drops_) return;
-  Event lost(EventType::kRingsideLost, clock::realtime_ns());
-  lost.set_origin(Level::kUser, "agent");
-  lost.set(Field::kRingsideMessage, "event queue full: " + std::to_string(drops - reported_drops_) +
-                                        " events dropped (total " + std::to_string(drops) + ")");
-  lost.set(Field::kEventSequence, static_cast<int64_t>(sequence_.fetch_add(1) + 1));
-  log().warn("{}", *lost.get_str(Field::kRingsideMessage));
-  for (auto& sink : sinks_) sink->write(lost);
-  reported_drops_ = drops;
+  std::vector<Event> lost;
+  if (auto ev = queue_losses_.report(queue_.dropped(), "event queue full")) {
+    lost.push_back(std::move(*ev));
+  }
+  if (sink_losses_.size() != sinks_.size()) {
+    sink_losses_.clear();
+    for (const auto& s : sinks_) {
+      sink_losses_.emplace_back(Level::kUser, "agent", "sink." + std::string(s->name()),
+                                LossAccuracy::kExact);
+    }
+  }
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    if (auto ev = sink_losses_[i].report(sinks_[i]->stats().failed, "sink could not deliver")) {
+      lost.push_back(std::move(*ev));
+    }
+  }
+  for (Event& ev : lost) {
+    ev.set(Field::kEventSequence, static_cast<int64_t>(sequence_.fetch_add(1) + 1));
+    losses_.observe(ev);
+    for (auto& sink : sinks_) sink->write(ev);
+  }
 }
 
 void Agent::sink_loop() {
@@ -525,6 +549,7 @@ MetricsSnapshot Agent::metrics_snapshot() const {
   s.queue_capacity = queue_.capacity();
   s.queue_pushed = queue_.pushed();
   s.queue_dropped = queue_.dropped();
+  for (const auto& l : losses_.snapshot()) s.lost.push_back({l.channel, l.accuracy, l.total});
   std::lock_guard lock(sink_stats_mu_);
   s.sinks = sink_samples_;
   s.sink_lag_seconds = sink_lag_seconds_;
@@ -550,6 +575,9 @@ std::string Agent::stats_json() const {
   for (const auto& s : sinks_) {
     j["sinks"][std::string(s->name())] = {{"written", s->stats().written},
                                           {"failed", s->stats().failed}};
+  }
+  for (const auto& l : losses_.snapshot()) {
+    j["lost"][l.channel] = {{"total", l.total}, {"accuracy", l.accuracy}};
   }
   const auto h = hashes_.stats();
   j["hash_cache"] = {

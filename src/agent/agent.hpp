@@ -18,8 +18,10 @@
 
 #include "agent/event_queue.hpp"
 #include "agent/hash_cache.hpp"
+#include "agent/loss_ledger.hpp"
 #include "agent/options.hpp"
 #include "agent/process_table.hpp"
+#include "core/lost_event.hpp"
 #include "metrics/agent_metrics.hpp"
 #include "sensors/sensor.hpp"
 #include "sinks/sink.hpp"
@@ -97,7 +99,10 @@ class Agent final : public SensorContext {
   std::vector<std::unique_ptr<Sink>> sinks_;
   std::thread sink_thread_;
   std::atomic<uint64_t> sequence_{0};
-  uint64_t reported_drops_ = 0;
+  // Losses: the queue's and each sink's channel (sink thread only), and every channel's total.
+  LossChannel queue_losses_{Level::kUser, "agent", "event_queue", LossAccuracy::kExact};
+  std::vector<LossChannel> sink_losses_;  // one per sink, same order
+  LossLedger losses_;
   // Metrics endpoint (--metrics) and what the sink thread publishes for it.
   std::shared_ptr<AgentMetrics> metrics_;
   std::unique_ptr<MetricsServer> metrics_server_;

@@ -41,6 +41,9 @@ struct RunArgs {
   std::string stats_file;
   std::string hook_socket;
   bool force_fallback = false;
+  size_t queue_capacity = 0;
+  size_t ring_bytes = 0;
+  int64_t sink_delay_us = 0;
   bool quiet = false;
   std::string log_level = "info";
 };
@@ -109,6 +112,9 @@ int run(const RunArgs& a) {
   o.stats_file = a.stats_file;
   o.console = !a.quiet;
   o.force_fallback = a.force_fallback;
+  if (a.queue_capacity != 0) o.queue_capacity = a.queue_capacity;
+  o.process_ring_bytes = a.ring_bytes;
+  o.sink_delay_us = a.sink_delay_us;
   if (!a.hook_socket.empty()) {
     o.hook_socket = a.hook_socket;
   } else if (const char* env = std::getenv("RINGSIDE_SOCKET"); env && *env) {  // NOLINT
@@ -168,6 +174,15 @@ void add_run(CLI::App& app, int& status) {
                   "Interposer socket (default $RINGSIDE_SOCKET or /run/ringside/hook.sock)");
   cmd->add_flag("--force-fallback", args->force_fallback,
                 "Use the proc connector instead of eBPF for process events");
+  cmd->add_option("--queue-capacity", args->queue_capacity,
+                  "Events the queue to the sinks holds before it drops (default 65536)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+  cmd->add_option("--ring-bytes", args->ring_bytes,
+                  "Size of the process eBPF ring buffer: a power of two, at least 4096 "
+                  "(default 8 MiB; small sizes are for loss tests)");
+  cmd->add_option("--sink-delay-us", args->sink_delay_us,
+                  "Testing: add a sink that takes this many microseconds per event (a slow sink)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
   cmd->add_flag("-q,--quiet", args->quiet, "No human-readable event lines on standard output");
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();

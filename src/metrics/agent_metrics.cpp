@@ -151,6 +151,15 @@ std::vector<MetricFamily> AgentMetrics::Collect() const {
   }
   out.push_back(std::move(written));
   out.push_back(std::move(failed));
+  MetricFamily lost = family("ringside_lost_records_total",
+                             "Records lost per channel, as reported in ringside.lost events "
+                             "(accuracy lower_bound: at least this many).",
+                             MetricType::Counter);
+  for (const auto& l : s.lost) {
+    lost.metric.push_back(
+        counter({{"channel", l.channel}, {"accuracy", l.accuracy}}, static_cast<double>(l.total)));
+  }
+  out.push_back(std::move(lost));
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Prometheus metrics of a running agent: per sensor and level events seen / dropped / errors /
 // denied / defaulted, verdicts by level and rule, the decision latency histogram, the event
-// queue (depth, capacity, drops), and per sink written / failed with the sink lag.
+// queue (depth, capacity, drops), per sink written / failed with the sink lag, and records lost
+// per channel.
 //
 // Counters that live elsewhere (sensors, queue, sinks) are read when scraped, through a
 // snapshot function the agent provides; only decisions are recorded here, on the sensor
@@ -38,6 +39,11 @@ struct MetricsSnapshot {
   };
   std::vector<SensorSample> sensors;
   std::vector<SinkSample> sinks;
+  struct LossSample {
+    std::string channel, accuracy;
+    uint64_t total = 0;
+  };
+  std::vector<LossSample> lost;  // per channel, as reported in ringside.lost events
   uint64_t queue_depth = 0, queue_max_depth = 0, queue_capacity = 0, queue_pushed = 0,
            queue_dropped = 0;
   double sink_lag_seconds = 0;  // age of the newest event when the sinks last wrote it

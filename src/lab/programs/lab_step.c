@@ -168,8 +168,11 @@ static int exec_system(const char* target, const char* marker) {
   snprintf(cmd, sizeof cmd, "'%s' '%s'", target, marker);
   const int st = system(cmd);
   if (st == -1) return report(-1, errno);
-  if (WIFSIGNALED(st))
-    return printf("rc=-1 errno=0 signal=%d pid=%d\n", WTERMSIG(st), (int)getpid()), 0;
+  /* the target killed: sh itself (when it exec'd the command) or sh's child (128 + signal) */
+  const int sig = WIFSIGNALED(st)         ? WTERMSIG(st)
+                  : WEXITSTATUS(st) > 128 ? WEXITSTATUS(st) - 128
+                                          : 0;
+  if (sig != 0) return printf("rc=-1 errno=0 signal=%d pid=%d\n", sig, (int)getpid()), 0;
   /* sh exits 126 when it could not execute the target (permission denied) */
   return report(WEXITSTATUS(st) == 0 ? 0 : -1, WEXITSTATUS(st) == 0     ? 0
                                                : WEXITSTATUS(st) == 126 ? EACCES
@@ -449,7 +452,7 @@ int main(int argc, char** argv) {
   }
   if (strcmp(op, "open") == 0) return open_libc(argv[2]);
   if (strcmp(op, "connect") == 0) {
-    ARGS(3) return tcp_connect("libc", argv[2], argv[2], atoi(argv[3]));
+    ARGS(2) return tcp_connect("libc", argv[2], argv[2], atoi(argv[3]));
   }
 #ifndef LAB_STATIC
   if (strcmp(op, "exec-raw") == 0) {

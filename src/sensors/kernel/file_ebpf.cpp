@@ -24,6 +24,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/lost_event.hpp"
 #include "file.skel.h"
 #include "sensors/kernel/bpf/file_abi.h"
 #include "sensors/kernel/bpf_object.hpp"
@@ -131,7 +132,7 @@ struct FileEbpfSensor::Impl {
   }
   void handle(const void* data, size_t size);
   void malformed(const Error& e);
-  void check_losses();
+  void check_losses(bool now = false);
   void flush();
   void name_executable(const file_records::FileOpRecord& rec, Event& ev);
   rs_rec_file_counters kernel_counters() const;
@@ -159,7 +160,9 @@ struct FileEbpfSensor::Impl {
   };
   std::unordered_map<uint32_t, Executable> executables;  // consumer thread only
   std::vector<Event> batch;  // decided, not yet emitted (consumer thread only)
-  uint64_t reported_lost = 0;
+  LossChannel ring_losses{Level::kKernel, "ebpf", "file_ebpf.ring", LossAccuracy::kExact};
+  // Operations whose entry state found no room in the in-flight map: their exit is not reported.
+  LossChannel pending_losses{Level::kKernel, "ebpf", "file_ebpf.pending", LossAccuracy::kExact};
   int64_t last_loss_check = 0;
   bool warned_malformed = false;
 };
@@ -382,22 +385,17 @@ rs_rec_file_counters FileEbpfSensor::Impl::kernel_counters() const {
   return sum;
 }
 
-void FileEbpfSensor::Impl::check_losses() {
-  const int64_t now = clock::monotonic_ns();
-  if (now - last_loss_check < kLossCheckNs) return;
-  last_loss_check = now;
+void FileEbpfSensor::Impl::check_losses(bool now) {
+  const int64_t t = clock::monotonic_ns();
+  if (!now && t - last_loss_check < kLossCheckNs) return;
+  last_loss_check = t;
   const rs_rec_file_counters k = kernel_counters();
-  const uint64_t lost = k.ringbuf_full + k.pending_full;
-  if (lost <= reported_lost) return;
-  Event ev(EventType::kRingsideLost, clock::realtime_ns());
-  ev.set_origin(Level::kKernel, "ebpf");
-  ev.set(Field::kRingsideMessage, "file_ebpf lost " + std::to_string(lost - reported_lost) +
-                                      " file operations (total " + std::to_string(k.ringbuf_full) +
-                                      " ring buffer full, " + std::to_string(k.pending_full) +
-                                      " too many in flight)");
-  reported_lost = lost;
-  log().warn("{}", *ev.get_str(Field::kRingsideMessage));
-  batch.push_back(std::move(ev));
+  if (auto ev = ring_losses.report(k.ringbuf_full, "ring buffer full")) {
+    batch.push_back(std::move(*ev));
+  }
+  if (auto ev = pending_losses.report(k.pending_full, "too many operations in flight")) {
+    batch.push_back(std::move(*ev));
+  }
 }
 
 void FileEbpfSensor::Impl::destroy_objects() {
@@ -426,6 +424,7 @@ void FileEbpfSensor::Impl::stop() {
     current = filter;
   }
   ring_buffer__consume(ring);  // what was written before the programs went away
+  check_losses(true);
   flush();
   final_counters = kernel_counters();
   destroy_objects();

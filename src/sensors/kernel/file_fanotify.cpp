@@ -47,6 +47,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/lost_event.hpp"
 #include "sensors/kernel/fanotify_permission.hpp"
 #include "sensors/kernel/file_records.hpp"
 
@@ -154,7 +155,9 @@ struct FileFanotifySensor::Impl {
   HandlePathCache dirs{kHandleCacheEntries};
   RenamePairer moves;
   ModifyCoalescer modifies{1000 * kMsNs, kModifySessions};
-  uint64_t reported_drops = 0;
+  // FAN_Q_OVERFLOW says that events were lost, not how many: each overflow counts one.
+  LossChannel queue_losses{Level::kKernel, "fanotify", "file_fanotify.queue",
+                           LossAccuracy::kLowerBound};
   int64_t last_loss_check = 0;
 
   std::thread reader;
@@ -453,16 +456,10 @@ void FileFanotifySensor::Impl::report_losses() {
   const int64_t now = clock::monotonic_ns();
   if (now - last_loss_check < kLossReportNs) return;
   last_loss_check = now;
-  const uint64_t drops = counters.dropped.load(std::memory_order_relaxed);
-  if (drops == reported_drops) return;
-  Event ev(EventType::kRingsideLost, clock::realtime_ns());
-  ev.set_origin(Level::kKernel, "fanotify");
-  ev.set(Field::kRingsideMessage, "file_fanotify queue overflow: events lost " +
-                                      std::to_string(drops - reported_drops) + " time(s) (total " +
-                                      std::to_string(drops) + ")");
-  log().warn("{}", *ev.get_str(Field::kRingsideMessage));
-  reported_drops = drops;
-  ctx->emit(std::move(ev));
+  if (auto ev = queue_losses.report(counters.dropped.load(std::memory_order_relaxed),
+                                    "fanotify queue overflow")) {
+    ctx->emit(std::move(*ev));
+  }
 }
 
 void FileFanotifySensor::Impl::warn(std::string_view what) {

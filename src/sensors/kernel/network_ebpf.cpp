@@ -32,6 +32,7 @@
 #include "agent/process_table.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/lost_event.hpp"
 #include "network.skel.h"
 #include "policy/kernel_net_rules.hpp"
 #include "sensors/kernel/bpf/network_abi.h"
@@ -94,7 +95,7 @@ struct NetworkEbpfSensor::Impl {
   void handle(const void* data, size_t size);
   void finish(Event ev, const rs_rec_net_op& rec, const rs_rec_net_op* verdict);
   void expire_verdicts(bool all);
-  void check_losses();
+  void check_losses(bool now = false);
   void flush();
   void name_executable(Event& ev, const rs_rec_net_op& r);
   std::string rule_name(uint16_t gen, uint32_t index);
@@ -132,7 +133,9 @@ struct NetworkEbpfSensor::Impl {
   // Executables by (pid, start time in clock ticks); consumer only, forgotten when large.
   std::map<std::pair<uint32_t, int64_t>, std::string> executables;
   std::vector<Event> batch;
-  uint64_t reported_lost = 0;
+  LossChannel ring_losses{Level::kKernel, "ebpf", "network_ebpf.ring", LossAccuracy::kExact};
+  // Operations whose entry state found no room in the in-flight map: their exit is not reported.
+  LossChannel pending_losses{Level::kKernel, "ebpf", "network_ebpf.pending", LossAccuracy::kExact};
   int64_t last_loss_check = 0;
   bool warned_malformed = false;
 };
@@ -429,22 +432,17 @@ rs_rec_net_counters NetworkEbpfSensor::Impl::kernel_counters() const {
   return sum;
 }
 
-void NetworkEbpfSensor::Impl::check_losses() {
-  const int64_t now = clock::monotonic_ns();
-  if (now - last_loss_check < kLossCheckNs) return;
-  last_loss_check = now;
+void NetworkEbpfSensor::Impl::check_losses(bool now) {
+  const int64_t t = clock::monotonic_ns();
+  if (!now && t - last_loss_check < kLossCheckNs) return;
+  last_loss_check = t;
   const rs_rec_net_counters k = kernel_counters();
-  const uint64_t lost = k.ringbuf_full + k.args_full;
-  if (lost <= reported_lost) return;
-  Event ev(EventType::kRingsideLost, clock::realtime_ns());
-  ev.set_origin(Level::kKernel, "ebpf");
-  ev.set(Field::kRingsideMessage, "network_ebpf lost " + std::to_string(lost - reported_lost) +
-                                      " network operations (total " +
-                                      std::to_string(k.ringbuf_full) + " ring buffer full, " +
-                                      std::to_string(k.args_full) + " too many in flight)");
-  reported_lost = lost;
-  log().warn("{}", *ev.get_str(Field::kRingsideMessage));
-  batch.push_back(std::move(ev));
+  if (auto ev = ring_losses.report(k.ringbuf_full, "ring buffer full")) {
+    batch.push_back(std::move(*ev));
+  }
+  if (auto ev = pending_losses.report(k.args_full, "too many operations in flight")) {
+    batch.push_back(std::move(*ev));
+  }
 }
 
 std::optional<FlowOwner> NetworkEbpfSensor::Impl::owner(const Flow& f) const {
@@ -510,6 +508,7 @@ void NetworkEbpfSensor::Impl::stop() {
   links.clear();
   ring_buffer__consume(ring);  // what was written before the programs went away
   expire_verdicts(true);
+  check_losses(true);
   flush();
   final_counters = kernel_counters();
   destroy_objects();

@@ -4,14 +4,18 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <functional>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/lost_event.hpp"
 #include "sensors/kernel/flow_proc.hpp"
 #include "sensors/kernel/nfqueue_decider.hpp"
 #include "sensors/kernel/nfqueue_rules.hpp"
@@ -76,6 +80,38 @@ struct NfqueueSensor::Impl {
   std::deque<std::shared_ptr<Pending>> inflight;  // reader thread only, in arrival order
   bool have_last_id = false;
   uint32_t last_id = 0;
+  // Losses: the kernel's per-queue counters (queue full, socket full), packets answered with
+  // the default because the work queue was full (no event), and ids that never reached us.
+  uint16_t queue_number = 0;
+  std::atomic<uint64_t> work_dropped{0}, id_gaps{0};
+  LossChannel kernel_losses{Level::kKernel, "nfqueue", "nfqueue.kernel", LossAccuracy::kExact};
+  LossChannel work_losses{Level::kKernel, "nfqueue", "nfqueue.work_queue", LossAccuracy::kExact};
+  LossChannel gap_losses{Level::kKernel, "nfqueue", "nfqueue.socket", LossAccuracy::kExact};
+  int64_t last_loss_report = 0;
+  std::string drops_path;  // the kernel's queue table; empty with an injected queue (tests)
+
+  void report_losses(bool now) {
+    const int64_t t = clock::monotonic_ns();
+    if (!now && t - last_loss_report < 1000000000) return;
+    last_loss_report = t;
+    std::stringstream text;
+    if (!drops_path.empty()) {
+      std::ifstream in(drops_path);
+      text << in.rdbuf();
+    }
+    if (auto d = parse_queue_drops(text.str(), queue_number)) {
+      if (auto ev = kernel_losses.report(d->queue_dropped + d->user_dropped,
+                                         "kernel queue_dropped + user_dropped")) {
+        ctx->emit(std::move(*ev));
+      }
+    }
+    if (auto ev = work_losses.report(work_dropped.load(), "work queue full, default answered")) {
+      ctx->emit(std::move(*ev));
+    }
+    if (auto ev = gap_losses.report(id_gaps.load(), "queued packets never received")) {
+      ctx->emit(std::move(*ev));
+    }
+  }
 
   Answer answer_for(uint32_t id, uint32_t mark) {
     return [this, id, mark](bool allow) {
@@ -89,6 +125,7 @@ struct NfqueueSensor::Impl {
     if (have_last_id && id > last_id + 1 && id - last_id - 1 <= kMaxGapAnswered) {
       for (uint32_t missing = last_id + 1; missing != id; ++missing) {
         counters.dropped.fetch_add(1, std::memory_order_relaxed);
+        id_gaps.fetch_add(1, std::memory_order_relaxed);
         PendingVerdict<Answer> pv(answer_for(missing, 0), default_allow, &counters.defaulted);
         pv.answer_default();
       }
@@ -110,6 +147,7 @@ struct NfqueueSensor::Impl {
     std::lock_guard lock(mu);
     if (work.size() >= kWorkQueueMax) {
       counters.dropped.fetch_add(1, std::memory_order_relaxed);
+      work_dropped.fetch_add(1, std::memory_order_relaxed);
       std::lock_guard plock(pending->mu);
       pending->defaulted = true;
       pending->verdict.answer_default();
@@ -144,7 +182,8 @@ struct NfqueueSensor::Impl {
     std::vector<uint8_t> buf(kRecvBuffer);
     while (!stopping.load()) {
       pollfd fds[2] = {{io->fd(), POLLIN, 0}, {wake_fd, POLLIN, 0}};
-      const int timeout = sweep();
+      const int timeout = std::min(sweep(), 1000);
+      report_losses(false);
       if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
         counters.errors.fetch_add(1, std::memory_order_relaxed);
         continue;
@@ -203,7 +242,9 @@ struct NfqueueSensor::Impl {
 };
 
 NfqueueSensor::NfqueueSensor(const FlowOwners* owners)
-    : NfqueueSensor(owners, open_nfqueue, make_command_runner()) {}
+    : NfqueueSensor(owners, open_nfqueue, make_command_runner()) {
+  impl_->drops_path = "/proc/net/netfilter/nfnetlink_queue";
+}
 NfqueueSensor::NfqueueSensor(const FlowOwners* owners, QueueOpener open_queue,
                              std::unique_ptr<CommandRunner> runner)
     : impl_(std::make_unique<Impl>(owners, std::move(open_queue), std::move(runner))) {}
@@ -217,7 +258,8 @@ Result<void> NfqueueSensor::start(SensorContext& ctx) {
   m.deadline_ms = pol->settings().decision_deadline_ms;
   // A previous agent that died left its chains behind: remove them before anything else.
   m.rules.cleanup();
-  auto io = m.open_queue(pol->settings().network.queue, m.default_allow);
+  m.queue_number = pol->settings().network.queue;
+  auto io = m.open_queue(m.queue_number, m.default_allow);
   if (!io) return std::move(io).error();
   m.io = std::move(io).value();
   m.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -275,6 +317,7 @@ void NfqueueSensor::stop() {
     p->verdict.answer_default();
   }
   m.inflight.clear();
+  m.report_losses(true);  // before the socket closes: the kernel's queue goes with it
   m.decider.reset();
   m.io.reset();
   close(m.wake_fd);

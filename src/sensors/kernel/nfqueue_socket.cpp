@@ -12,6 +12,7 @@ extern "C" {
 #include <libnetfilter_queue/libnetfilter_queue.h>
 }
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -159,6 +160,23 @@ Result<std::unique_ptr<NfqueueIo>> open_nfqueue(uint16_t queue, bool fail_open) 
     if (r.error().code != EOPNOTSUPP || extra == 0) return std::move(r).error();
   }
   return Error{"nfqueue: queue parameters refused"};
+}
+
+std::optional<QueueDropCounts> parse_queue_drops(std::string_view text, uint16_t queue) {
+  while (!text.empty()) {
+    const size_t eol = text.find('\n');
+    const std::string line(text.substr(0, eol));
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    unsigned number = 0, copy_mode = 0;
+    unsigned long long portid = 0, waiting = 0, range = 0, qd = 0, ud = 0, seq = 0;
+    if (std::sscanf(line.c_str(), "%u %llu %llu %u %llu %llu %llu %llu", &number, &portid, &waiting,
+                    &copy_mode, &range, &qd, &ud, &seq) != 8) {
+      continue;
+    }
+    if (number != queue) continue;
+    return QueueDropCounts{qd, ud, seq};
+  }
+  return std::nullopt;
 }
 
 }  // namespace ringside

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -33,6 +34,15 @@ struct QueuedPacket {
 // Parses one datagram read from the queue socket (one or more netlink messages). Messages for
 // another queue or of another type are skipped; malformed ones make it fail.
 Result<std::vector<QueuedPacket>> parse_queue_datagram(std::span<const uint8_t> data);
+
+// The kernel's loss counters of one queue, from /proc/net/netfilter/nfnetlink_queue (one line
+// per bound queue: number, peer port id, packets waiting, copy mode, copy range, queue_dropped,
+// user_dropped, last id, 1). queue_dropped: the queue was full; user_dropped: the packet could
+// not be put into our socket. With fail-open the kernel accepts such packets and counts neither.
+struct QueueDropCounts {
+  uint64_t queue_dropped = 0, user_dropped = 0, id_sequence = 0;
+};
+std::optional<QueueDropCounts> parse_queue_drops(std::string_view proc_text, uint16_t queue);
 
 // Verdicts: accept, or repeat the hook with a mark (the chain's first rules reject marked
 // packets, which makes a TCP connect fail at once with a reset instead of timing out).

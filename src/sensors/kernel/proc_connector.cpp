@@ -19,6 +19,7 @@
 #include "agent/process_table.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/lost_event.hpp"
 #include "sensors/kernel/late_kill.hpp"
 #include "sensors/kernel/process_records.hpp"
 
@@ -129,6 +130,7 @@ struct ProcConnectorSensor::Impl {
   void on_exec(const Message& m, int64_t when);
   void on_exit(const Message& m, int64_t when);
   void overrun();
+  void report_losses(bool now);
 
   SensorContext* ctx = nullptr;
   SensorCounters counters;
@@ -138,6 +140,9 @@ struct ProcConnectorSensor::Impl {
   bool running = false;
   std::atomic<bool> stopping{false};
   int64_t last_overrun_log = 0;
+  // ENOBUFS says that messages were lost, not how many: each overrun counts one.
+  LossChannel socket_losses{Level::kKernel, "proc_connector", "proc_connector.socket",
+                            LossAccuracy::kLowerBound};
 };
 
 Result<void> ProcConnectorSensor::Impl::start(SensorContext& c) {
@@ -178,13 +183,14 @@ void ProcConnectorSensor::Impl::run() {
   std::vector<Message> messages;
   while (!stopping.load(std::memory_order_relaxed)) {
     pollfd fds[2] = {{sock, POLLIN, 0}, {wake, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    if (::poll(fds, 2, 1000) < 0) {
       if (errno == EINTR) continue;
       counters.errors.fetch_add(1, std::memory_order_relaxed);
       log().error("proc connector: poll failed: {}", errno_text(errno));
       break;
     }
     if ((fds[1].revents & POLLIN) != 0) break;
+    report_losses(false);
     while (true) {
       const ssize_t n = ::recv(sock, buf.data(), buf.size(), MSG_DONTWAIT);
       if (n < 0) {
@@ -210,15 +216,18 @@ void ProcConnectorSensor::Impl::run() {
 void ProcConnectorSensor::Impl::overrun() {
   // The socket's queue overflowed: the kernel dropped events, how many it does not say.
   counters.dropped.fetch_add(1, std::memory_order_relaxed);
-  const int64_t now = clock::monotonic_ns();
-  if (now - last_overrun_log < 1000000000) return;
-  last_overrun_log = now;
-  Event ev(EventType::kRingsideLost, clock::realtime_ns());
-  ev.set_origin(Level::kKernel, "proc_connector");
-  ev.set(Field::kRingsideMessage, "proc connector socket overrun (ENOBUFS): events lost; " +
-                                      std::to_string(counters.dropped.load()) + " overruns so far");
-  log().warn("{}", *ev.get_str(Field::kRingsideMessage));
-  ctx->emit(std::move(ev));
+  report_losses(false);
+}
+
+// At most once a second, and at stop: overruns not yet reported become one ringside.lost.
+void ProcConnectorSensor::Impl::report_losses(bool now) {
+  const int64_t t = clock::monotonic_ns();
+  if (!now && t - last_overrun_log < 1000000000) return;
+  last_overrun_log = t;
+  if (auto ev = socket_losses.report(counters.dropped.load(std::memory_order_relaxed),
+                                     "netlink socket overrun, ENOBUFS")) {
+    ctx->emit(std::move(*ev));
+  }
 }
 
 void ProcConnectorSensor::Impl::handle(const Message& m, int64_t mono_to_real) {
@@ -338,6 +347,7 @@ void ProcConnectorSensor::Impl::stop() {
     log().warn("proc connector: cannot wake the reader: {}", errno_text(errno));
   }
   if (reader.joinable()) reader.join();
+  report_losses(true);
   if (auto r = send_op(sock, PROC_CN_MCAST_IGNORE); !r) log().warn("{}", r.error().message);
   ::close(sock);
   ::close(wake);

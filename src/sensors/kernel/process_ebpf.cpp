@@ -20,6 +20,7 @@
 #include "agent/process_table.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/lost_event.hpp"
 #include "policy/kernel_exec_rules.hpp"
 #include "process.skel.h"
 #include "process_lsm.skel.h"
@@ -97,7 +98,7 @@ struct ProcessEbpfSensor::Impl {
   void on_exec(const process_records::ExecRecord& r);
   void on_exit(const rs_rec_exit& r);
   void malformed(const Error& e);
-  void check_losses();
+  void check_losses(bool now = false);
   void emit_later(Event&& ev);
   void flush();
   std::string rule_name(uint16_t generation, uint32_t index);
@@ -122,7 +123,7 @@ struct ProcessEbpfSensor::Impl {
   std::deque<std::pair<uint16_t, std::vector<std::string>>> names;  // newest last
 
   std::vector<Event> batch;  // decided, not yet emitted (consumer thread only)
-  uint64_t reported_ring_full = 0;
+  LossChannel ring_losses{Level::kKernel, "ebpf", "process_ebpf.ring", LossAccuracy::kExact};
   int64_t last_loss_check = 0;
   bool warned_malformed = false;
 };
@@ -356,21 +357,13 @@ rs_rec_counters ProcessEbpfSensor::Impl::kernel_counters() const {
   return sum;
 }
 
-void ProcessEbpfSensor::Impl::check_losses() {
-  const int64_t now = clock::monotonic_ns();
-  if (now - last_loss_check < kLossCheckNs) return;
-  last_loss_check = now;
-  const rs_rec_counters k = kernel_counters();
-  if (k.ringbuf_full <= reported_ring_full) return;
-  const uint64_t lost = k.ringbuf_full - reported_ring_full;
-  reported_ring_full = k.ringbuf_full;
-  Event ev(EventType::kRingsideLost, clock::realtime_ns());
-  ev.set_origin(Level::kKernel, "ebpf");
-  ev.set(Field::kRingsideMessage, "process_ebpf ring buffer full: " + std::to_string(lost) +
-                                      " records lost (total " + std::to_string(k.ringbuf_full) +
-                                      ")");
-  log().warn("{}", *ev.get_str(Field::kRingsideMessage));
-  emit_later(std::move(ev));
+void ProcessEbpfSensor::Impl::check_losses(bool now) {
+  const int64_t t = clock::monotonic_ns();
+  if (!now && t - last_loss_check < kLossCheckNs) return;
+  last_loss_check = t;
+  if (auto ev = ring_losses.report(kernel_counters().ringbuf_full, "ring buffer full")) {
+    emit_later(std::move(*ev));
+  }
 }
 
 void ProcessEbpfSensor::Impl::destroy_objects() {
@@ -394,6 +387,7 @@ void ProcessEbpfSensor::Impl::stop() {
   lsm.reset();
   process__detach(skel);
   ring_buffer__consume(ring);  // what was written before the programs went away
+  check_losses(true);
   flush();
   final_counters = kernel_counters();
   destroy_objects();

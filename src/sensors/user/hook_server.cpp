@@ -22,6 +22,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/lost_event.hpp"
 #include "policy/cidr.hpp"
 #include "sensors/pending_verdict.hpp"
 #include "sensors/user/hook_decoder.hpp"
@@ -145,8 +146,13 @@ struct HookServerSensor::Impl {
   int64_t warn_window_ns = 0;
   int64_t warnings_in_window = 0;
   uint64_t warnings_suppressed = 0;
+  // Reports hooked processes could not send (socket full, agent away), as they count them.
+  std::atomic<uint64_t> unsent{0};
+  LossChannel unsent_losses{Level::kUser, "preload", "hook_socket", LossAccuracy::kExact};
+  int64_t last_loss_report = 0;
 
   Result<void> listen_socket();
+  void report_losses(bool now);
   void loop();
   void accept_all();
   // Reads what the connection has; false when it was closed (peer gone, malformed input).
@@ -229,7 +235,8 @@ Result<void> HookServerSensor::Impl::listen_socket() {
 void HookServerSensor::Impl::loop() {
   epoll_event events[64];
   while (true) {
-    const int n = epoll_wait(epoll_fd, events, 64, -1);
+    const int n = epoll_wait(epoll_fd, events, 64, 1000);
+    report_losses(false);
     if (n < 0) {
       if (errno == EINTR) continue;
       log().error("hook_server: epoll_wait: {}", errno_text(errno));
@@ -245,6 +252,16 @@ void HookServerSensor::Impl::loop() {
         serve(fd, events[i].events);
       }
     }
+  }
+}
+
+void HookServerSensor::Impl::report_losses(bool now) {
+  const int64_t t = clock::monotonic_ns();
+  if (!now && t - last_loss_report < 1000000000) return;
+  last_loss_report = t;
+  if (auto ev = unsent_losses.report(unsent.load(std::memory_order_relaxed),
+                                     "reports hooked processes could not send")) {
+    ctx->emit(std::move(*ev));
   }
 }
 
@@ -395,6 +412,7 @@ bool HookServerSensor::Impl::handle(int fd, const HookPeer& peer, std::span<cons
   Event& ev = m.event;
   if (m.unsent > 0) {
     counters.dropped.fetch_add(m.unsent, std::memory_order_relaxed);
+    unsent.fetch_add(m.unsent, std::memory_order_relaxed);
     warn("hook_server: pid {} could not send {} reports (socket full or agent away)", peer.pid,
          m.unsent);
   }
@@ -557,6 +575,7 @@ void HookServerSensor::stop() {
     log().error("hook_server: cannot signal the server thread: {}", errno_text(errno));
   }
   s.thread.join();
+  s.report_losses(true);
   // Release waiting processes first, then stop accepting.
   if (s.state) s.state->clear();
   s.close_all();
