@@ -16,7 +16,7 @@ std::string cell_text(const Cell* c) {
   return s;
 }
 
-std::string escape(std::string s) {
+std::string escape(const std::string& s) {
   std::string out;
   for (char ch : s) {
     if (ch == '|') {
