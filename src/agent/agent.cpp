@@ -247,6 +247,10 @@ Result<void> Agent::start() {
     stop();
     return Error{"sensor " + std::string(sensors_[i]->name()) + " failed: " + r.error().message};
   }
+  if (auto c = start_canary(); !c) {
+    stop();
+    return std::move(c).error();
+  }
   write_ready_file();
   if (metrics_) {
     auto server = MetricsServer::start(opts_.metrics_addr, metrics_);
@@ -344,6 +348,7 @@ void Agent::stop() {
   stopped_ = true;
   sd_notify(0, "STOPPING=1");
   metrics_server_.reset();
+  if (canary_) canary_->stop();
   for (size_t i = sensors_.size(); i-- > 0;) {
     sensors_[i]->stop();
     if (states_[i].state == "live") states_[i].state = "stopped";
@@ -428,6 +433,13 @@ void Agent::enrich(Event& ev) {
 }
 
 policy::Decision Agent::decide(Event& ev) {
+  // The canary's helper is never blocked and never waits (docs/policy.md, canary).
+  if (canary_) {
+    if (auto pid = ev.get_int(Field::kProcessPid); pid && canary_->is_helper(*pid)) {
+      ev.set_verdict(Verdict::kAllow, "");
+      return {};
+    }
+  }
   const int64_t t0 = metrics_ ? clock::monotonic_ns() : 0;
   enrich(ev);
   const auto pol = policy();
@@ -444,6 +456,7 @@ policy::Decision Agent::decide(Event& ev) {
 void Agent::emit(Event&& ev) {
   ev.set(Field::kEventSequence, static_cast<int64_t>(sequence_.fetch_add(1) + 1));
   if (!ev.has(Field::kRingsideVerdict)) ev.set(Field::kRingsideVerdict, "allow");
+  if (canary_) canary_->observe(ev);
   losses_.observe(ev);
   if (!queue_.push(std::move(ev))) {
     // Counted by the queue; the sink thread reports it as a ringside.lost event.

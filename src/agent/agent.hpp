@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/canary.hpp"
 #include "agent/event_queue.hpp"
 #include "agent/hash_cache.hpp"
 #include "agent/loss_ledger.hpp"
@@ -84,6 +85,10 @@ class Agent final : public SensorContext {
   void report_losses();
   MetricsSnapshot metrics_snapshot() const;
   void sink_heartbeat(const std::vector<Event>& batch);
+  // agent_canary.cpp: the canary heartbeat (settings.canary) and its fault injection.
+  Result<void> start_canary();
+  std::vector<CanaryCheck> plan_canary(bool helper_preloaded) const;
+  void inject_fault();
 
   AgentOptions opts_;
   std::vector<std::string> agent_files_;  // absolute: binary, policy, outputs
@@ -96,6 +101,7 @@ class Agent final : public SensorContext {
   EventQueue queue_;
   std::vector<std::unique_ptr<Sensor>> sensors_;
   std::vector<SensorState> states_;
+  std::unique_ptr<Canary> canary_;
   std::vector<std::unique_ptr<Sink>> sinks_;
   std::thread sink_thread_;
   std::atomic<uint64_t> sequence_{0};

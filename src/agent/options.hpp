@@ -27,6 +27,11 @@ struct AgentOptions {
   std::string agent_binary;       // /proc/self/exe, for "never decide on our own files"
   ExportOptions exports;          // --syslog, --kafka, --db retention (db_path above wins)
   std::string metrics_addr;       // --metrics 127.0.0.1:PORT; empty: no endpoint
+  // Fault injection (--fault-stop-sensor, --fault-after-ms): this sensor is stopped that long
+  // after the start while the agent still counts it live, as a sensor that silently went
+  // blind would be (the canary heartbeat's test).
+  std::string fault_stop_sensor;
+  int64_t fault_after_ms = 0;
 };
 
 }  // namespace ringside

@@ -41,6 +41,8 @@ struct RunArgs {
   std::string stats_file;
   std::string hook_socket;
   bool force_fallback = false;
+  std::string fault_stop_sensor;
+  int64_t fault_after_ms = 0;
   size_t queue_capacity = 0;
   size_t ring_bytes = 0;
   int64_t sink_delay_us = 0;
@@ -112,6 +114,8 @@ int run(const RunArgs& a) {
   o.stats_file = a.stats_file;
   o.console = !a.quiet;
   o.force_fallback = a.force_fallback;
+  o.fault_stop_sensor = a.fault_stop_sensor;
+  o.fault_after_ms = a.fault_after_ms;
   if (a.queue_capacity != 0) o.queue_capacity = a.queue_capacity;
   o.process_ring_bytes = a.ring_bytes;
   o.sink_delay_us = a.sink_delay_us;
@@ -174,6 +178,11 @@ void add_run(CLI::App& app, int& status) {
                   "Interposer socket (default $RINGSIDE_SOCKET or /run/ringside/hook.sock)");
   cmd->add_flag("--force-fallback", args->force_fallback,
                 "Use the proc connector instead of eBPF for process events");
+  cmd->add_option("--fault-stop-sensor", args->fault_stop_sensor,
+                  "Testing: stop this sensor --fault-after-ms after the start while it still "
+                  "counts as live (the canary heartbeat must notice)");
+  cmd->add_option("--fault-after-ms", args->fault_after_ms, "See --fault-stop-sensor")
+      ->capture_default_str();
   cmd->add_option("--queue-capacity", args->queue_capacity,
                   "Events the queue to the sinks holds before it drops (default 65536)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 24));
@@ -187,6 +196,18 @@ void add_run(CLI::App& app, int& status) {
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   cmd->callback([args, &status] { status = run(*args); });
+
+  // The canary heartbeat's helper (agent/canary.hpp), started by the agent; not for people.
+  auto helper = std::make_shared<std::vector<std::string>>();
+  CLI::App* h = app.add_subcommand("canary-helper", "");
+  h->group("");
+  h->add_option("args", *helper)->expected(3)->required();
+  h->callback([helper, &status] {
+    const int port = std::atoi((*helper)[2].c_str());
+    status = (port > 0 && port < 65536)
+                 ? run_canary_helper((*helper)[0], (*helper)[1], static_cast<uint16_t>(port))
+                 : 2;
+  });
 }
 
 }  // namespace ringside::cli

@@ -157,6 +157,12 @@ struct KeyboardSettings {
   std::vector<KeyCombo> block;
 };
 
+// The canary heartbeat (docs/policy.md): every `interval_ms` the agent performs a marked exec,
+// open and connect and raises ringside.alert for a live sensor that missed one; 0: off.
+struct CanarySettings {
+  int64_t interval_ms = 0;
+};
+
 struct Settings {
   FailMode fail_mode = FailMode::kOpen;
   int decision_deadline_ms = 200;
@@ -165,6 +171,7 @@ struct Settings {
   FileSettings file;
   NetworkSettings network;
   KeyboardSettings keyboard;
+  CanarySettings canary;
 };
 
 // Three-valued result of a condition: a field the event lacks is unknown.

@@ -135,6 +135,49 @@ void parse_network_settings(const YAML::Node& n, NetworkSettings& net, const Set
   }
 }
 
+// "5s", "1500ms", "2m": a non-negative integer with a unit, in milliseconds; nothing when the
+// text is not such a duration.
+std::optional<int64_t> duration_ms(const YAML::Node& v) {
+  const std::string text = v.IsScalar() ? v.Scalar() : "";
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  const std::string unit = text.substr(digits);
+  auto n_units = digits > 0 && digits < 10 ? parse_int(text.substr(0, digits)) : std::nullopt;
+  int64_t scale = 0;
+  if (unit == "ms") {
+    scale = 1;
+  } else if (unit == "s") {
+    scale = 1000;
+  } else if (unit == "m") {
+    scale = 60 * 1000;
+  }
+  if (!n_units || scale == 0) return std::nullopt;
+  return *n_units * scale;
+}
+
+// The canary heartbeat (docs/policy.md): `interval`, 100 ms to one day.
+void parse_canary_settings(const YAML::Node& n, CanarySettings& c, const SettingsError& error) {
+  if (!n.IsMap()) {
+    error(pos_of(n), "'canary' settings must be a mapping (interval), found " + node_kind(n));
+    return;
+  }
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    if (key != "interval") {
+      error(pos_of(kv.first), "unknown canary setting '" + key + "' (expected interval)");
+      continue;
+    }
+    const auto ms = duration_ms(kv.second);
+    if (!ms || *ms < 100 || *ms > 24LL * 3600 * 1000) {
+      error(pos_of(kv.second),
+            "interval must be a duration from 100ms to 24h written as <n>ms, <n>s or <n>m, found " +
+                node_kind(kv.second));
+      continue;
+    }
+    c.interval_ms = *ms;
+  }
+}
+
 }  // namespace
 
 void parse_settings(const YAML::Node& n, Settings& s, const SettingsError& error) {
@@ -174,10 +217,12 @@ void parse_settings(const YAML::Node& n, Settings& s, const SettingsError& error
       parse_network_settings(v, s.network, error);
     } else if (key == "keyboard") {
       parse_keyboard_settings(v, s.keyboard, error);
+    } else if (key == "canary") {
+      parse_canary_settings(v, s.canary, error);
     } else {
       error(pos_of(kv.first), "unknown setting '" + key +
                                   "' (expected fail_mode, decision_deadline_ms, hash_max_bytes, "
-                                  "file, network, keyboard)");
+                                  "file, network, keyboard, canary)");
     }
   }
 }
