@@ -20,10 +20,12 @@ using namespace ringside;
 
 namespace {
 
+constexpr int64_t kFirstTimestamp = 1700000000000000000;
+
 std::vector<Event> sample_events() {
   std::vector<Event> out;
   for (int i = 0; i < 1000; ++i) {
-    const int64_t ts = 1700000000000000000 + i;
+    const int64_t ts = kFirstTimestamp + i;
     if (i % 2 == 0) {
       Event ev(EventType::kProcessExec, ts);
       ev.set_origin(Level::kKernel, "ebpf");
@@ -65,7 +67,7 @@ int main(int argc, char** argv) {
     dir = tmpl;
     made = true;
   }
-  const std::vector<Event> events = sample_events();
+  std::vector<Event> events = sample_events();
   double rate = 0;
   {
     // As the agent opens it (sinks/export_sinks.cpp): commits at most every 250 ms.
@@ -79,7 +81,10 @@ int main(int argc, char** argv) {
     getrusage(RUSAGE_SELF, &ru0);
     const auto t0 = std::chrono::steady_clock::now();
     for (long i = 0; i < rows; ++i) {
-      (*sink)->write(events[static_cast<size_t>(i) % events.size()]);
+      // Time moves forward as it does in a real feed (the timestamp index grows at its end).
+      Event& ev = events[static_cast<size_t>(i) % events.size()];
+      ev.set_timestamp_ns(kFirstTimestamp + i * 1000);
+      (*sink)->write(ev);
       // The sink thread flushes when the queue is momentarily empty; model a busy pipeline
       // that drains 4096 events at a time.
       if (i % 4096 == 4095) (*sink)->flush();

@@ -63,6 +63,7 @@ class Event {
   std::string_view category() const;
   std::string_view action() const;
   int64_t timestamp_ns() const { return ints_[kTimestampSlot]; }
+  void set_timestamp_ns(int64_t ns) { ints_[kTimestampSlot] = ns; }
 
   bool has(Field f) const;
   void clear(Field f);

@@ -209,11 +209,13 @@ TEST(SqliteSink, RetentionByAge) {
 TEST(SqliteSink, RetentionBySizeKeepsTheNewest) {
   TempDir dir;
   const std::string db = dir.file("events.db");
-  const int64_t limit = 256 * 1024;
+  // Above the ~0.3 MiB an empty store takes (tables, indexes, 16 KiB pages).
+  const int64_t limit = 1024 * 1024;
   auto sink = SqliteSink::open({.path = db, .max_bytes = limit});
   ASSERT_TRUE(sink) << sink.error().message;
   const std::string pad(200, 'p');
-  for (int i = 0; i < 5000; ++i) (*sink)->write(open_event(1000 + i, i, "/f/" + pad));
+  constexpr int kRows = 10000;
+  for (int i = 0; i < kRows; ++i) (*sink)->write(open_event(1000 + i, i, "/f/" + pad));
   (*sink)->flush();
   EXPECT_GT((*sink)->used_bytes(), limit);
   auto removed = (*sink)->apply_retention(clock::realtime_ns());
@@ -221,8 +223,8 @@ TEST(SqliteSink, RetentionBySizeKeepsTheNewest) {
   EXPECT_GT(*removed, 0u);
   EXPECT_LE((*sink)->used_bytes(), limit);
   auto r = must_query(db, "SELECT max(timestamp), count(*) FROM file");
-  EXPECT_EQ(std::get<int64_t>(r.rows[0][0]), 1000 + 4999);
-  EXPECT_EQ(std::get<int64_t>(r.rows[0][1]), 5000 - static_cast<int64_t>(*removed));
+  EXPECT_EQ(std::get<int64_t>(r.rows[0][0]), 1000 + kRows - 1);
+  EXPECT_EQ(std::get<int64_t>(r.rows[0][1]), kRows - static_cast<int64_t>(*removed));
 }
 
 TEST(SqliteSink, AFullDiskIsCountedAndTheSinkRecovers) {
