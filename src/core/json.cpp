@@ -20,6 +20,31 @@ constexpr auto kPlain = [] {
   return t;
 }();
 
+// Whether all eight bytes of x are plain (kPlain), without a branch per byte: no byte below
+// 0x20, none with the high bit set, and none equal to 0x7F, '"' or '\\'.
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighs = 0x8080808080808080ULL;
+constexpr bool has_zero_byte(uint64_t v) { return ((v - kOnes) & ~v & kHighs) != 0; }
+constexpr bool all_plain(uint64_t x) {
+  const bool below_space = ((x - kOnes * 0x20) & ~x & kHighs) != 0;
+  return !below_space && (x & kHighs) == 0 && !has_zero_byte(x ^ (kOnes * 0x7F)) &&
+         !has_zero_byte(x ^ (kOnes * '"')) && !has_zero_byte(x ^ (kOnes * '\\'));
+}
+
+// Checked at compile time: every byte value, at every position among plain bytes, gives the
+// same answer as the table.
+static_assert([] {
+  for (int b = 0; b < 256; ++b) {
+    for (int pos = 0; pos < 8; ++pos) {
+      uint64_t x = kOnes * 'a';
+      x &= ~(uint64_t{0xFF} << (8 * pos));
+      x |= static_cast<uint64_t>(b) << (8 * pos);
+      if (all_plain(x) != kPlain[static_cast<size_t>(b)]) return false;
+    }
+  }
+  return true;
+}());
+
 // Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not valid.
 size_t utf8_sequence_length(std::string_view s, size_t i) {
   const auto b0 = static_cast<unsigned char>(s[i]);
@@ -97,6 +122,16 @@ void Writer::put_string(std::string_view s) {
   *p++ = '"';
   size_t i = 0;
   while (i < s.size()) {
+    // Eight plain bytes at a time (most paths, names and arguments are plain ASCII).
+    while (i + 8 <= s.size()) {
+      uint64_t x = 0;
+      std::memcpy(&x, s.data() + i, 8);
+      if (!all_plain(x)) break;
+      std::memcpy(p, &x, 8);
+      p += 8;
+      i += 8;
+    }
+    if (i >= s.size()) break;
     const auto c = static_cast<unsigned char>(s[i]);
     if (kPlain[c]) {
       *p++ = static_cast<char>(c);
