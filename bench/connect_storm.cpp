@@ -1,7 +1,7 @@
 // connect_storm: what kernel-level network monitoring and in-kernel connect rules cost a
 // program that opens TCP connections.
 //
-// Whole-process A/B with interleaved rounds (common/ab.hpp): a workload process joins a child
+// Whole-process A/B with interleaved rounds (lab/ab.hpp): a workload process joins a child
 // cgroup the benchmark creates (and removes), enters a network namespace of its own (loopback
 // only), listens on 127.0.0.1 and does N x (socket, connect, accept, close both). Modes:
 //
@@ -39,58 +39,12 @@
 #include <string>
 
 #include "agent/agent.hpp"
-#include "common/ab.hpp"
+#include "lab/ab.hpp"
+#include "lab/workloads.hpp"
 #include "sensors/kernel/network_ebpf.hpp"
 #include "sinks/jsonl_sink.hpp"
 
 namespace {
-
-int workload(long n, const std::string& cgroup) {
-  if (cgroup != "-") std::ofstream(cgroup + "/cgroup.procs") << getpid() << std::flush;
-  if (unshare(CLONE_NEWNET) != 0) {
-    std::perror("connect_storm: unshare(CLONE_NEWNET)");
-    return 1;
-  }
-  const int s = socket(AF_INET, SOCK_DGRAM, 0);
-  ifreq ifr{};
-  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-  ioctl(s, SIOCGIFFLAGS, &ifr);
-  ifr.ifr_flags |= IFF_UP;
-  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) {
-    std::perror("connect_storm: loopback up");
-    return 1;
-  }
-  close(s);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(7000);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(l, 128) != 0) {
-    std::perror("connect_storm: listen");
-    return 1;
-  }
-  for (long i = 0; i < n; ++i) {
-    const int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    // RST on close: no TIME_WAIT sockets pile up over the run.
-    const linger lg{1, 0};
-    setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    if (connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-      std::perror("connect_storm: connect");
-      return 1;
-    }
-    const int x = accept(l, nullptr, nullptr);
-    if (x < 0) {
-      std::perror("connect_storm: accept");
-      return 1;
-    }
-    close(c);
-    close(x);
-  }
-  return 0;
-}
 
 // A real agent with only the eBPF network sensor, called like `ringside run`.
 int host_agent(int argc, char** argv) {
@@ -149,7 +103,8 @@ int main(int argc, char** argv) {
   std::string json_out;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--workload" && i + 2 < argc) return workload(std::atol(argv[i + 1]), argv[i + 2]);
+    if (a == "--workload" && i + 2 < argc)
+      return ringside::lab::connect_workload(std::atol(argv[i + 1]), argv[i + 2]);
     if (a == "--iterations" && i + 1 < argc) {
       iterations = std::atol(argv[++i]);
     } else if (a == "--rounds" && i + 1 < argc) {
@@ -192,11 +147,11 @@ int main(int argc, char** argv) {
       "action: deny}\n"
       "  - {name: no-udp-53, on: network.connect, match: {network.transport: udp, "
       "destination.port: 53}, action: deny}\n";
-  ringside::bench::AbConfig cfg;
+  ringside::lab::AbConfig cfg;
   cfg.ringside = std::string(RINGSIDE_BUILD_DIR) + "/ringside";
   cfg.rounds = rounds;
   cfg.workload = {self, "--workload", std::to_string(iterations), cgroup};
-  const std::vector<ringside::bench::Mode> modes = {
+  const std::vector<ringside::lab::Mode> modes = {
       {"none", {}, "", {}},
       {"kernel", {"--levels", "kernel"}, settings + "rules: []\n", {}, self},
       {"deny", {"--levels", "kernel"}, settings + deny_rules, {}, self},
@@ -204,9 +159,9 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "connect_storm: %ld x TCP connect+accept+close on loopback per run, %d rounds\n",
                iterations, rounds);
-  std::vector<ringside::bench::ModeResult> results;
+  std::vector<ringside::lab::ModeResult> results;
   try {
-    results = ringside::bench::run_ab(cfg, modes);
+    results = ringside::lab::run_ab(cfg, modes);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "connect_storm: %s\n", e.what());
     rmdir(cgroup.c_str());

@@ -18,28 +18,11 @@
 #include <sstream>
 #include <string>
 
-#include "common/ab.hpp"
+#include "lab/ab.hpp"
+#include "lab/workloads.hpp"
 
-extern char** environ;
 
 namespace {
-
-int workload(long n) {
-  char* const argv[] = {const_cast<char*>("true"), nullptr};
-  for (long i = 0; i < n; ++i) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      execve("/bin/true", argv, environ);
-      _exit(127);
-    }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0) {
-      return 1;
-    }
-  }
-  return 0;
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
@@ -56,7 +39,8 @@ int main(int argc, char** argv) {
   std::string json_out;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--workload" && i + 1 < argc) return workload(std::atol(argv[++i]));
+    if (a == "--workload" && i + 1 < argc)
+      return ringside::lab::exec_workload(std::atol(argv[++i]));
     if (a == "--iterations" && i + 1 < argc) {
       iterations = std::atol(argv[++i]);
     } else if (a == "--rounds" && i + 1 < argc) {
@@ -79,11 +63,11 @@ int main(int argc, char** argv) {
   if (n <= 0) return 1;
   self[n] = '\0';
 
-  ringside::bench::AbConfig cfg;
+  ringside::lab::AbConfig cfg;
   cfg.ringside = build + "/ringside";
   cfg.rounds = rounds;
   cfg.workload = {self, "--workload", std::to_string(iterations)};
-  const std::vector<ringside::bench::Mode> modes = {
+  const std::vector<ringside::lab::Mode> modes = {
       {"none", {}, "", {}},
       {"kernel", {"--levels", "kernel", "--domains", "process"}, policy, {}},
       {"user",
@@ -93,9 +77,9 @@ int main(int argc, char** argv) {
   };
   std::fprintf(stderr, "exec_storm: %ld x fork+execve(/bin/true)+wait per run, %d rounds\n",
                iterations, rounds);
-  std::vector<ringside::bench::ModeResult> results;
+  std::vector<ringside::lab::ModeResult> results;
   try {
-    results = ringside::bench::run_ab(cfg, modes);
+    results = ringside::lab::run_ab(cfg, modes);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "exec_storm: %s\n", e.what());
     return 1;

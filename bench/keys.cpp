@@ -36,7 +36,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/ab.hpp"
+#include "lab/ab.hpp"
 
 namespace {
 
@@ -178,7 +178,7 @@ int bench_x11(const std::string& dir, int seconds, int rate) {
   std::string text;
   for (int i = 0; i < seconds * rate; ++i) text.push_back(static_cast<char>('a' + i % 26));
   setenv("DISPLAY", display.c_str(), 1);
-  const uint64_t cpu0 = ringside::bench::process_cpu_ns(agent.pid);
+  const uint64_t cpu0 = ringside::lab::process_cpu_ns(agent.pid);
   const auto t0 = Clock::now();
   const pid_t typer = spawn({"xdotool", "type", "--delay", std::to_string(1000 / rate), text});
   std::vector<int64_t> seen;  // when this client read each raw key press
@@ -197,7 +197,7 @@ int bench_x11(const std::string& dir, int seconds, int rate) {
   }
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   usleep(300000);
-  const double cpu = static_cast<double>(ringside::bench::process_cpu_ns(agent.pid) - cpu0);
+  const double cpu = static_cast<double>(ringside::lab::process_cpu_ns(agent.pid) - cpu0);
   stop(agent.pid);
   std::vector<double> lat;
   size_t i = 0;
@@ -236,7 +236,7 @@ int bench_audit(const std::string& dir, int seconds, int rate) {
   const int lines = seconds * rate;
   std::vector<int64_t> sent(static_cast<size_t>(lines));
   std::vector<double> lat;
-  const uint64_t cpu0 = ringside::bench::process_cpu_ns(agent.pid);
+  const uint64_t cpu0 = ringside::lab::process_cpu_ns(agent.pid);
   const auto t0 = Clock::now();
   size_t found = 0;
   std::ifstream in;
@@ -270,7 +270,7 @@ int bench_audit(const std::string& dir, int seconds, int rate) {
     usleep(200);
   }
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double cpu = static_cast<double>(ringside::bench::process_cpu_ns(agent.pid) - cpu0);
+  const double cpu = static_cast<double>(ringside::lab::process_cpu_ns(agent.pid) - cpu0);
   kill(session, SIGKILL);
   waitpid(session, nullptr, 0);
   close(master);

@@ -1,6 +1,6 @@
 // open_storm: what file monitoring and open blocking cost a program that opens files.
 //
-// Whole-process A/B with interleaved rounds (common/ab.hpp): a workload process does N x
+// Whole-process A/B with interleaved rounds (lab/ab.hpp): a workload process does N x
 // (open O_RDONLY, close) over a set of files in a scratch tmpfs the benchmark mounts (and
 // unmounts) itself, so that every fanotify mark of every mode stays on it. Modes:
 //
@@ -50,15 +50,16 @@
 
 #include "agent/agent.hpp"
 #include "agent/hash_cache.hpp"
-#include "common/ab.hpp"
+#include "lab/ab.hpp"
+#include "lab/workloads.hpp"
 #include "sensors/kernel/file_fanotify.hpp"
 #include "sensors/kernel/open_fanotify.hpp"
 #include "sinks/jsonl_sink.hpp"
 
 namespace {
 
-using ringside::bench::Mode;
-using ringside::bench::ModeResult;
+using ringside::lab::Mode;
+using ringside::lab::ModeResult;
 
 int64_t now_ns() {
   timespec t{};
@@ -68,22 +69,6 @@ int64_t now_ns() {
 
 std::string file_name(const std::string& dir, const char* prefix, long i) {
   return dir + "/" + prefix + std::to_string(i);
-}
-
-// The storm: denied files fail with EPERM and are skipped; any other failure is an error.
-int workload(long n, const std::string& dir, long files) {
-  std::vector<std::string> names;
-  for (long i = 0; i < files; ++i) names.push_back(file_name(dir, "f", i));
-  for (long i = 0; i < n; ++i) {
-    const int fd = open(names[static_cast<size_t>(i % files)].c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      close(fd);
-    } else if (errno != EPERM && errno != EACCES) {
-      std::perror("open_storm workload");
-      return 1;
-    }
-  }
-  return 0;
 }
 
 // Opens of files nobody opened since the agent started, each timed.
@@ -272,7 +257,7 @@ std::vector<ModeResult> run_storm(const Options& o, const std::string& storm_dir
       {"fan:deny-content", fan, deny_content, {}, o.self},
       {"fan:deny-path", fan, deny_path, {}, o.self},
   };
-  ringside::bench::AbConfig cfg;
+  ringside::lab::AbConfig cfg;
   cfg.ringside = o.build + "/ringside";
   cfg.rounds = o.rounds;
   cfg.workload = {o.self, "--workload", std::to_string(o.iterations), storm_dir,
@@ -283,10 +268,10 @@ std::vector<ModeResult> run_storm(const Options& o, const std::string& storm_dir
   if (!std::filesystem::exists(preload)) {
     skipped = preload + " is not built";
   } else {
-    ringside::bench::AbConfig probe = cfg;
+    ringside::lab::AbConfig probe = cfg;
     probe.rounds = 1;
     probe.workload = {o.self, "--workload", "200", storm_dir, std::to_string(o.files)};
-    const auto r = ringside::bench::run_ab(probe, {interposer});
+    const auto r = ringside::lab::run_ab(probe, {interposer});
     if (r[0].samples.empty() || r[0].samples[0].agent_events == 0) {
       skipped = "the interposer reported no file event for 200 opens (no file hooks)";
     }
@@ -302,7 +287,7 @@ std::vector<ModeResult> run_storm(const Options& o, const std::string& storm_dir
   }
   std::fprintf(stderr, "open_storm: %ld x open+close over %ld files per run, %d rounds\n",
                o.iterations, o.files, o.rounds);
-  return ringside::bench::run_ab(cfg, modes);
+  return ringside::lab::run_ab(cfg, modes);
 }
 
 struct Latency {
@@ -334,7 +319,7 @@ std::vector<Latency> run_latency(const Options& o, const std::string& dir) {
         {"fanotify only, content rule" + tag, {"content", fan, content_policy, {}, o.self}},
     };
     for (const auto& [name, mode] : runs) {
-      ringside::bench::AbConfig cfg;
+      ringside::lab::AbConfig cfg;
       cfg.ringside = o.build + "/ringside";
       cfg.rounds = 1;
       const std::string result = std::filesystem::path(dir).parent_path().string() + "/lat.json";
@@ -344,7 +329,7 @@ std::vector<Latency> run_latency(const Options& o, const std::string& dir) {
         std::filesystem::remove_all(dir);
         make_files(dir, "l", o.latency_count);
       };
-      ringside::bench::run_ab(cfg, {mode});
+      ringside::lab::run_ab(cfg, {mode});
       out.push_back({name, nlohmann::json::parse(read_file(result), nullptr, false)});
     }
   }
@@ -406,7 +391,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--workload" && i + 3 < argc) {
-      return workload(std::atol(argv[i + 1]), argv[i + 2], std::atol(argv[i + 3]));
+      return ringside::lab::open_workload(std::atol(argv[i + 1]), argv[i + 2],
+                                          std::atol(argv[i + 3]));
     }
     if (a == "--latency" && i + 4 < argc) {
       return latency(argv[i + 1], std::atol(argv[i + 2]), std::atol(argv[i + 3]), argv[i + 4]);

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "lab/lab_costs.hpp"
 #include "lab/runner.hpp"
 
 namespace ringside::cli {
@@ -14,6 +15,8 @@ namespace {
 
 struct LabArgs {
   bool quick = false;
+  bool no_overhead = false;
+  bool no_peers = false;
   std::string out = "lab-report";
 };
 
@@ -30,6 +33,16 @@ int lab(const LabArgs& a) {
   o.bin_dir = self_dir();
   lab::LabReport report;
   const bool ran = lab::run_lab(o, report);
+  if (ran && !(a.no_overhead && a.no_peers)) {
+    lab::CostOptions c;
+    c.quick = a.quick;
+    c.bin_dir = o.bin_dir;
+    c.run_id = report.run_id;
+    c.overhead = !a.no_overhead;
+    c.peers = !a.no_peers;
+    c.progress = [](const std::string& line) { std::cerr << "ringside lab: " << line << "\n"; };
+    lab::measure_costs(c, report);
+  }
   report.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::string error;
   if (!lab::write_reports(report, a.out, &error)) {
@@ -49,6 +62,8 @@ void add_lab(CLI::App& app, int& status) {
   CLI::App* cmd = app.add_subcommand(
       "lab", "Run the scenario battery at each level, monitor and deny, and write a report");
   cmd->add_flag("--quick", args->quick, "One pass of each scenario (well under 3 minutes)");
+  cmd->add_flag("--no-overhead", args->no_overhead, "Skip the overhead measurements");
+  cmd->add_flag("--no-peers", args->no_peers, "Skip the peers (auditd, snoopy, fatrace, ...)");
   cmd->add_option("--out", args->out, "Directory for report.json, report.md and report.html")
       ->capture_default_str();
   cmd->callback([args, &status] { status = lab(*args); });

@@ -14,6 +14,7 @@ void add_hook(CLI::App& app, int& status);
 void add_tty_session(CLI::App& app, int& status);
 void add_query(CLI::App& app, int& status);
 void add_lab(CLI::App& app, int& status);
+void add_lab_workload(CLI::App& app, int& status);
 
 // Directory holding the ringside binary (and libringside-preload.so next to it).
 std::string self_dir();

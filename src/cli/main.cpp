@@ -41,6 +41,7 @@ int run_cli(int argc, char** argv) {
   ringside::cli::add_tty_session(app, status);
   ringside::cli::add_query(app, status);
   ringside::cli::add_lab(app, status);
+  ringside::cli::add_lab_workload(app, status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,14 +1,16 @@
-#include "common/ab.hpp"
+#include "lab/ab.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -20,7 +22,7 @@
 
 extern char** environ;
 
-namespace ringside::bench {
+namespace ringside::lab {
 
 namespace {
 
@@ -59,10 +61,18 @@ pid_t spawn(std::vector<std::string> argv, std::vector<std::string> env, const s
   return pid;
 }
 
-int wait_exit(pid_t pid) {
+int wait_exit(pid_t pid, rusage* usage = nullptr) {
   int status = 0;
-  waitpid(pid, &status, 0);
+  rusage ru{};
+  while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
+  }
+  if (usage != nullptr) *usage = ru;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+double cpu_ns(const rusage& ru) {
+  return (static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9) +
+         (static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3);
 }
 
 uint64_t count_lines(const std::string& path) {
@@ -90,7 +100,8 @@ Sample run_once(const AbConfig& cfg, const Mode& mode, const std::string& dir) {
   std::filesystem::remove(ready);
   std::filesystem::remove(stats);
   if (cfg.prepare) cfg.prepare(mode);
-  if (!mode.agent_args.empty()) {
+  if (mode.start) agent = mode.start();
+  if (!mode.start && !mode.agent_args.empty()) {
     std::ofstream(policy) << mode.policy_yaml;
     const std::string& program = mode.agent.empty() ? cfg.ringside : mode.agent;
     std::vector<std::string> argv = {program,         "run",  "--policy",     policy,
@@ -103,6 +114,8 @@ Sample run_once(const AbConfig& cfg, const Mode& mode, const std::string& dir) {
     while (!std::filesystem::exists(ready)) {
       int st = 0;
       if (waitpid(agent, &st, WNOHANG) == agent || Clock::now() > deadline) {
+        kill(agent, SIGKILL);
+        wait_exit(agent);
         std::ifstream log(dir + "/agent.log");
         std::stringstream ss;
         ss << log.rdbuf();
@@ -116,15 +129,40 @@ Sample run_once(const AbConfig& cfg, const Mode& mode, const std::string& dir) {
   for (const auto& e : mode.workload_env) env.push_back(replace_all(e, "{socket}", socket));
   const uint64_t cpu0 = agent ? process_cpu_ns(agent) : 0;
   const auto t0 = Clock::now();
-  const pid_t w = spawn(cfg.workload, environment_with(env), "");
-  const int rc = wait_exit(w);
+  rusage ru{};
+  int rc = 0;
+  try {
+    const pid_t w = spawn(cfg.workload, environment_with(env), "");
+    rc = wait_exit(w, &ru);
+  } catch (...) {
+    rc = -1;
+  }
   const auto t1 = Clock::now();
-  if (rc != 0) throw std::runtime_error("workload failed in mode " + mode.name);
+  if (rc != 0) {
+    if (mode.stop) {
+      mode.stop();
+    } else if (agent) {
+      kill(agent, SIGTERM);
+      wait_exit(agent);
+    }
+    throw std::runtime_error("workload failed in mode " + mode.name);
+  }
   s.wall_ns =
       static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+  s.workload_cpu_ns = cpu_ns(ru);
+  if (mode.stop) {
+    if (agent) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(cfg.drain_ms));
+      s.agent_cpu_ns = static_cast<double>(process_cpu_ns(agent) - cpu0);
+      s.agent_rss_kib = static_cast<double>(process_rss_kib(agent));
+    }
+    mode.stop();
+    return s;
+  }
   if (agent) {
     std::this_thread::sleep_for(std::chrono::milliseconds(cfg.drain_ms));
     s.agent_cpu_ns = static_cast<double>(process_cpu_ns(agent) - cpu0);
+    s.agent_rss_kib = static_cast<double>(process_rss_kib(agent));
     kill(agent, SIGTERM);
     wait_exit(agent);
     s.agent_events = count_lines(jsonl);
@@ -181,6 +219,42 @@ double ModeResult::median_agent_cpu() const {
   return median(v);
 }
 
+double ModeResult::median_workload_cpu() const {
+  std::vector<double> v;
+  for (const auto& s : samples) v.push_back(s.workload_cpu_ns);
+  return median(v);
+}
+
+double ModeResult::median_agent_rss() const {
+  std::vector<double> v;
+  for (const auto& s : samples) v.push_back(s.agent_rss_kib);
+  return median(v);
+}
+
+namespace {
+
+std::vector<double> pair_ratios(const ModeResult& base, const ModeResult& mode) {
+  std::vector<double> r;
+  for (size_t i = 0; i < base.samples.size() && i < mode.samples.size(); ++i) {
+    if (base.samples[i].wall_ns > 0) r.push_back(mode.samples[i].wall_ns / base.samples[i].wall_ns);
+  }
+  return r;
+}
+
+}  // namespace
+
+double pair_ratio(const ModeResult& base, const ModeResult& mode) {
+  return median(pair_ratios(base, mode));
+}
+
+double pair_spread_pct(const ModeResult& base, const ModeResult& mode) {
+  const auto r = pair_ratios(base, mode);
+  if (r.size() < 2) return 0;
+  const auto [lo, hi] = std::minmax_element(r.begin(), r.end());
+  const double m = median(r);
+  return m > 0 ? 100.0 * (*hi - *lo) / m : 0;
+}
+
 double ModeResult::median_events() const {
   std::vector<double> v;
   for (const auto& s : samples) v.push_back(static_cast<double>(s.agent_events));
@@ -196,13 +270,25 @@ std::vector<ModeResult> run_ab(const AbConfig& cfg, const std::vector<Mode>& mod
     // Rotate the order every round so that no mode always runs first or last.
     for (size_t k = 0; k < modes.size(); ++k) {
       const size_t i = (k + static_cast<size_t>(r)) % modes.size();
-      results[i].samples.push_back(run_once(cfg, modes[i], dir));
-      std::fprintf(stderr, "  round %d/%d %-10s %.3f s\n", r + 1, cfg.rounds, modes[i].name.c_str(),
-                   results[i].samples.back().wall_ns / 1e9);
+      try {
+        results[i].samples.push_back(run_once(cfg, modes[i], dir));
+      } catch (...) {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+        throw;
+      }
+      char line[160];
+      std::snprintf(line, sizeof line, "  round %d/%d %-10s %.3f s", r + 1, cfg.rounds,
+                    modes[i].name.c_str(), results[i].samples.back().wall_ns / 1e9);
+      if (cfg.progress) {
+        cfg.progress(line);
+      } else {
+        std::fprintf(stderr, "%s\n", line);
+      }
     }
   }
   std::filesystem::remove_all(dir);
   return results;
 }
 
-}  // namespace ringside::bench
+}  // namespace ringside::lab

@@ -1,0 +1,121 @@
+#include "lab/workloads.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+extern char** environ;  // NOLINT: the exec'd program inherits the workload's environment
+
+namespace ringside::lab {
+
+int exec_workload(long n) {
+  char* const argv[] = {const_cast<char*>("true"), nullptr};
+  for (long i = 0; i < n; ++i) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      execve("/bin/true", argv, environ);
+      _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+namespace {
+
+std::string file_name(const std::string& dir, long i) { return dir + "/f" + std::to_string(i); }
+
+}  // namespace
+
+bool make_open_files(const std::string& dir, long files) {
+  for (long i = 0; i < files; ++i) {
+    std::ofstream out(file_name(dir, i));
+    out << "ringside open workload\n";
+    if (!out) return false;
+  }
+  return true;
+}
+
+int open_workload(long n, const std::string& dir, long files) {
+  if (files <= 0) return 1;
+  std::vector<std::string> names;
+  for (long i = 0; i < files; ++i) names.push_back(file_name(dir, i));
+  for (long i = 0; i < n; ++i) {
+    const int fd = open(names[static_cast<size_t>(i % files)].c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      close(fd);
+    } else if (errno != EPERM && errno != EACCES) {
+      std::perror("open workload");
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int connect_workload(long n, const std::string& cgroup) {
+  if (!cgroup.empty() && cgroup != "-") {
+    std::ofstream(cgroup + "/cgroup.procs") << getpid() << std::flush;
+  }
+  if (unshare(CLONE_NEWNET) != 0) {
+    std::perror("connect workload: unshare(CLONE_NEWNET)");
+    return 1;
+  }
+  const int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  ioctl(s, SIOCGIFFLAGS, &ifr);
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) {
+    std::perror("connect workload: loopback up");
+    close(s);
+    return 1;
+  }
+  close(s);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(7000);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(l, 128) != 0) {
+    std::perror("connect workload: listen");
+    return 1;
+  }
+  for (long i = 0; i < n; ++i) {
+    const int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const linger lg{1, 0};
+    setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    if (connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      std::perror("connect workload: connect");
+      return 1;
+    }
+    const int x = accept(l, nullptr, nullptr);
+    if (x < 0) {
+      std::perror("connect workload: accept");
+      return 1;
+    }
+    close(c);
+    close(x);
+  }
+  close(l);
+  return 0;
+}
+
+}  // namespace ringside::lab

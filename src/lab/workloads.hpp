@@ -1,0 +1,24 @@
+// The workloads whose cost the overhead measurements compare (the lab's overhead section and
+// the exec_storm, open_storm and connect_storm benchmarks): each runs in its own process and
+// returns 0 when every operation did what it should.
+#pragma once
+
+#include <string>
+
+namespace ringside::lab {
+
+// N x (fork, execve /bin/true, wait).
+int exec_workload(long n);
+
+// N x open(O_RDONLY) + close over `files` existing files dir/f0 .. dir/f<files-1>, round robin.
+// Opens denied with EPERM/EACCES are skipped (a deny rule's storm); any other failure is one.
+int open_workload(long n, const std::string& dir, long files);
+// Creates the files open_workload reads.
+bool make_open_files(const std::string& dir, long files);
+
+// Joins `cgroup` (cgroup v2 directory; "-" or empty: stays), enters a network namespace of its
+// own with the loopback up, listens on 127.0.0.1:7000 and does N x (socket, connect, accept,
+// close both; RST on close so that no TIME_WAIT piles up).
+int connect_workload(long n, const std::string& cgroup);
+
+}  // namespace ringside::lab
