@@ -261,9 +261,9 @@ PeerResult run_peer(Peer& peer, const PeerEnv& env, const std::vector<PeerStep>&
 }
 
 std::string opensnitch_reason() {
-  return "not run: opensnitchd queues traffic through NFQUEUE rules it installs itself and "
-         "needs its UI or a rules directory to decide; running it inside a network namespace the "
-         "lab creates is not built";
+  return "not run: opensnitchd installs NFQUEUE firewall rules of its own where it runs, and "
+         "the host's root network namespace must not get them; this lab does not start it "
+         "confined to a network namespace of its own";
 }
 
 std::vector<PeerResult> run_peers(const PeerEnv& env, const std::string& run_id,

@@ -92,8 +92,13 @@ TEST(LabPeersSlow, EachRunnablePeerSeesTheExecAndTheHostIsRestored) {
   }
   // On this host auditd, snoopy, fatrace and fapolicyd run (the packages were installed above).
   EXPECT_GE(runnable, 4);
-  // opensnitch is listed with its reason.
+  // opensnitch is listed with its reason, which is true of its package: the daemon carries the
+  // NFQUEUE rules it installs.
   EXPECT_EQ(results.back().name, "opensnitch");
+  EXPECT_FALSE(results.back().available);
+  EXPECT_NE(results.back().reason.find("NFQUEUE"), std::string::npos);
+  EXPECT_NE(lab::read_all("/usr/bin/opensnitchd").find("ctstate NEW,RELATED.*NFQUEUE"),
+            std::string::npos);
   const lab::HostState after = lab::snapshot_host();
   std::string diffs;
   for (const auto& d : lab::host_differences(before, after)) diffs += d + "\n";
