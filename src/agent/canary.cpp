@@ -365,7 +365,7 @@ void Canary::run_round(int64_t interval_ms, uint64_t round) {
               (released ? "" : " (the go could not be sent)"));
   } else if (!stopping && reaped) {
     // Sensors report asynchronously (rings, sockets): wait for the events, bounded.
-    const int64_t grace_ms = std::clamp<int64_t>(interval_ms * 3 / 4, 300, 10000);
+    const int64_t grace_ms = std::clamp<int64_t>(interval_ms / 2, 300, 10000);
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, std::chrono::milliseconds(grace_ms),
                  [&] { return stopping_ || current->missed().empty(); });
