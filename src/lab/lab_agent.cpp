@@ -189,7 +189,7 @@ std::unique_ptr<LabAgent> LabAgent::start(const Options& o, std::string* error) 
   const int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
   const pid_t pid = fork();
   if (pid == 0) {
-    if (unshare(CLONE_NEWNET) != 0 || !loopback_up()) {
+    if (o.own_netns && (unshare(CLONE_NEWNET) != 0 || !loopback_up())) {
       write_all(log_fd, "lab: cannot create the network namespace\n");
       _exit(120);
     }
@@ -294,12 +294,15 @@ void parse_step_output(const std::string& out, StepResult& r) {
 }
 
 StepResult run_step(const Scenario& s, const StepContext& ctx) {
+  if (s.pty) return run_pty_step(s, ctx);
   StepResult r;
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return r;
   std::vector<std::string> args = s.argv;
   auto argv = pointers(args);
-  std::vector<std::string> env_store = child_env(ctx.env);
+  std::vector<std::string> extra = ctx.env;
+  extra.insert(extra.end(), s.env.begin(), s.env.end());
+  std::vector<std::string> env_store = child_env(extra);
   auto envp = pointers(env_store);
   const std::string procs = ctx.cgroup + "/cgroup.procs";
   const int netns_fd = s.in_netns ? open(ctx.netns.c_str(), O_RDONLY | O_CLOEXEC) : -1;

@@ -38,6 +38,7 @@ class LabAgent {
     std::string policy_yaml;
     std::string levels;  // kernel | user | kernel,user
     std::string domains = "process,file,network";
+    bool own_netns = true;  // false: the host's (kernel audit answers only there)
     int ready_timeout_ms = 30000;
   };
   static std::unique_ptr<LabAgent> start(const Options& o, std::string* error);
@@ -71,6 +72,25 @@ struct StepContext {
 
 // Runs the scenario's program and parses its "rc=R errno=E pid=P [child=C] [signal=S]" line.
 StepResult run_step(const Scenario& s, const StepContext& ctx);
+
+// A keyboard step on a fresh pty: runs argv, types s.pty_input into it, waits for the end.
+StepResult run_pty_step(const Scenario& s, const StepContext& ctx);
+
+// An Xvfb on a free display, stopped by pid when the object dies; display() is "" when it
+// could not start (no Xvfb), with the reason in error().
+class LabXvfb {
+ public:
+  LabXvfb();
+  ~LabXvfb();
+  LabXvfb(const LabXvfb&) = delete;
+  LabXvfb& operator=(const LabXvfb&) = delete;
+  const std::string& display() const { return display_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  pid_t pid_ = 0;
+  std::string display_, error_;
+};
 
 // Parses a step's output line into `r` (rc, err, child; signal= sets term_signal).
 void parse_step_output(const std::string& out, StepResult& r);

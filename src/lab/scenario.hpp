@@ -69,6 +69,11 @@ struct Scenario {
   // Known reasons a level cannot see / block it; reported only when it actually did not.
   std::map<std::string, std::string> miss_cause;
   std::map<std::string, std::string> deny_cause;
+  // Keyboard: typed into a fresh pty running argv (the text is `pty_input`), or, for
+  // key_down, recognised by the text of the level's key events put together.
+  bool pty = false;
+  std::string pty_input;
+  std::vector<std::string> env;  // extra KEY=VALUE for the program (e.g. DISPLAY)
   // Recreates the scenario's files before each run; returns an error text or "".
   std::function<std::string()> prepare;
 };
@@ -76,6 +81,8 @@ struct Scenario {
 std::vector<Scenario> process_scenarios(const LabEnv& env);
 std::vector<Scenario> file_scenarios(const LabEnv& env);
 std::vector<Scenario> network_scenarios(const LabEnv& env);
+// `display` is the lab's Xvfb display (":N").
+std::vector<Scenario> keyboard_scenarios(const LabEnv& env, const std::string& display);
 
 // Helpers shared by the scenario files.
 std::string copy_file(const std::string& from, const std::string& to, int mode);

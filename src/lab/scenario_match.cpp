@@ -76,6 +76,7 @@ std::string expected_value(const std::string& v, const StepResult& step) {
 
 bool check_holds(const FieldCheck& c, const nlohmann::json& ev, const StepResult& step) {
   const std::string got = event_text(ev, c.field);
+  if (c.any_of.empty()) return !got.empty();  // present, any value
   for (const auto& want : c.any_of) {
     if (got == expected_value(want, step)) return true;
   }
@@ -113,7 +114,7 @@ std::vector<std::string> wrong_fields(const Scenario& s, const nlohmann::json& e
   std::vector<std::string> out;
   for (const auto& c : s.require) {
     if (check_holds(c, ev, step)) continue;
-    std::string want;
+    std::string want = c.any_of.empty() ? "a value" : "";
     for (const auto& w : c.any_of) want += (want.empty() ? "" : " or ") + expected_value(w, step);
     const std::string got = event_text(ev, c.field);
     out.push_back(c.field + ": got " + (got.empty() ? "(absent)" : got) + ", want " + want);
@@ -184,6 +185,22 @@ Cell classify(const Scenario& s, const std::string& level, const std::string& mo
     return it == m.end() ? std::string() : it->second;
   };
 
+  if (mode == "monitor" && s.category == "keyboard" && s.action == "key_down") {
+    // Typed text arrives one key event at a time: put the level's key texts together.
+    std::string typed;
+    for (const auto& ev : events) {
+      if (event_text(ev, "ringside.level") == level &&
+          event_text(ev, "event.action") == "key_down") {
+        typed += event_text(ev, "key.text");
+      }
+    }
+    if (typed.find(s.marker) != std::string::npos) {
+      c.result = "seen";
+      c.detail = "the key_down events' key.text spell the marker";
+      return c;
+    }
+    matching.clear();
+  }
   if (mode == "monitor") {
     if (!op_ok) {
       c.result = "error";

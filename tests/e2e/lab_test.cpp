@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -156,6 +157,27 @@ TEST_F(LabSlow, EveryUserLevelMissHasItsCause) {
         "io_uring submits the open without a libc call", "cleared environment drops LD_PRELOAD"}) {
     EXPECT_EQ(causes.count(kind), 1u) << kind;
   }
+}
+
+TEST_F(LabSlow, KeystrokesAreSeenAtTheLevelTheyPassThrough) {
+  std::map<std::string, json> cell;  // "scenario level mode" -> cell
+  for (const auto& s : report_["scenarios"]) {
+    for (const auto& c : s["cells"]) {
+      cell[s["id"].get<std::string>() + " " + c["level"].get<std::string>() + " " +
+           c["mode"].get<std::string>()] = c;
+    }
+  }
+  // A terminal line: kernel TTY audit sees it, the X server never does.
+  EXPECT_EQ(cell["keyboard.tty_line kernel monitor"]["result"], "seen")
+      << cell["keyboard.tty_line kernel monitor"].dump();
+  EXPECT_EQ(cell["keyboard.tty_line user monitor"]["result"], "missed");
+  // Typed through XTEST: the X11 sensor sees it, the kernel's input layer never does.
+  const json& x11 = cell["keyboard.x11_typing user monitor"];
+  if (x11["result"] == "skipped") GTEST_SKIP() << "no X server here: " << x11.dump();
+  EXPECT_EQ(x11["result"], "seen") << x11.dump();
+  const json& kx11 = cell["keyboard.x11_typing kernel monitor"];
+  EXPECT_EQ(kx11["result"], "missed") << kx11.dump();
+  EXPECT_EQ(kx11["cause"].get<std::string>().rfind("XTEST input", 0), 0u) << kx11.dump();
 }
 
 TEST_F(LabSlow, CorrelationJoinsBothLevelsAndListsTheBypasses) {

@@ -131,6 +131,30 @@ TEST(LabClassify, KilledExecIsBlockedAndAFailedStepIsAnError) {
   EXPECT_EQ(classify(s, "kernel", "monitor", lost, {ev}).result, "error");
 }
 
+TEST(LabClassify, TypedTextIsPutTogetherFromTheLevelsKeyEvents) {
+  Scenario s;
+  s.id = "keyboard.x11_typing";
+  s.area = s.category = "keyboard";
+  s.action = "key_down";
+  s.marker = "abc";
+  s.exec_replaces = true;
+  s.miss_cause["kernel"] = "XTEST";
+  auto key = [](const std::string& level, const std::string& text) {
+    return json{{"event", {{"category", "keyboard"}, {"action", "key_down"}}},
+                {"key", {{"text", text}}},
+                {"ringside", {{"level", level}}}};
+  };
+  StepResult ran;
+  ran.started = true;
+  ran.exit_code = 0;
+  const std::vector<json> events = {key("user", "a"), key("kernel", "x"), key("user", "b"),
+                                    key("user", "c")};
+  EXPECT_EQ(classify(s, "user", "monitor", ran, events).result, "seen");
+  const Cell k = classify(s, "kernel", "monitor", ran, events);
+  EXPECT_EQ(k.result, "missed");
+  EXPECT_EQ(k.cause, "XTEST");
+}
+
 TEST(LabCorrelate, SamePidAndActionBecomeOneRecordSeenByBoth) {
   const std::vector<json> events = {open_event("user", 42, "/m"), open_event("kernel", 42, "/m"),
                                     open_event("kernel", 43, "/m")};
