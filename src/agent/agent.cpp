@@ -268,6 +268,7 @@ Result<void> Agent::start() {
     watchdog_interval_ns_ = static_cast<int64_t>(watchdog_usec) * 1000 / 2;
   }
   sd_notify(0, "READY=1\nSTATUS=sensors live");
+  if (opts_.on_policy) opts_.on_policy(*policy());
   return ok();
 }
 
@@ -339,6 +340,7 @@ Result<void> Agent::reload_policy() {
     std::lock_guard lock(policy_mu_);
     policy_ = std::move(pol).value();
   }
+  if (opts_.on_policy) opts_.on_policy(*policy());
   log().info("policy reloaded from {}", opts_.policy_path);
   return ok();
 }

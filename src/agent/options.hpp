@@ -1,6 +1,7 @@
 // What `ringside run` was asked to do.
 #pragma once
 
+#include <functional>
 #include <set>
 #include <string>
 
@@ -8,6 +9,10 @@
 #include "sinks/export_sinks.hpp"
 
 namespace ringside {
+
+namespace policy {
+class Policy;
+}
 
 struct AgentOptions {
   std::string policy_path = "policy/default.yaml";
@@ -32,6 +37,8 @@ struct AgentOptions {
   // blind would be (the canary heartbeat's test).
   std::string fault_stop_sensor;
   int64_t fault_after_ms = 0;
+  // Called with the policy in force once the agent started and after every reload.
+  std::function<void(const policy::Policy&)> on_policy;
 };
 
 }  // namespace ringside

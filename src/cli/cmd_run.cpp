@@ -7,8 +7,10 @@
 #include <sstream>
 
 #include "agent/agent.hpp"
+#include "agent/supervisor.hpp"
 #include "cli/commands.hpp"
 #include "core/log.hpp"
+#include "policy/policy.hpp"
 
 namespace ringside::cli {
 
@@ -41,6 +43,7 @@ struct RunArgs {
   std::string stats_file;
   std::string hook_socket;
   bool force_fallback = false;
+  bool no_supervisor = false;
   std::string fault_stop_sensor;
   int64_t fault_after_ms = 0;
   size_t queue_capacity = 0;
@@ -49,6 +52,8 @@ struct RunArgs {
   bool quiet = false;
   std::string log_level = "info";
 };
+
+int run_agent(const AgentOptions& o);
 
 int run(const RunArgs& a) {
   AgentOptions o;
@@ -130,6 +135,21 @@ int run(const RunArgs& a) {
 
   log().set_level(spdlog::level::from_str(a.log_level));
   block_agent_signals();
+  // Under systemd the service manager's watchdog supervises; otherwise our own supervisor does,
+  // forked now, before any sensor holds a permission fd.
+  const bool under_systemd = std::getenv("NOTIFY_SOCKET") != nullptr ||  // NOLINT
+                             std::getenv("WATCHDOG_USEC") != nullptr;    // NOLINT
+  if (a.no_supervisor || under_systemd) return run_agent(o);
+  return run_supervised([&o](SupervisorLink& link) {
+    AgentOptions supervised = o;
+    supervised.on_policy = [&link](const policy::Policy& p) {
+      link.set_settings(p.settings().supervisor.bound_ms, p.settings().supervisor.restart);
+    };
+    return run_agent(supervised);
+  });
+}
+
+int run_agent(const AgentOptions& o) {
   auto agent = Agent::create(o);
   if (!agent) {
     std::cerr << agent.error().message << "\n";
@@ -192,6 +212,8 @@ void add_run(CLI::App& app, int& status) {
   cmd->add_option("--sink-delay-us", args->sink_delay_us,
                   "Testing: add a sink that takes this many microseconds per event (a slow sink)")
       ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
+  cmd->add_flag("--no-supervisor", args->no_supervisor,
+                "No supervisor process (which kills and restarts an agent that stops responding)");
   cmd->add_flag("-q,--quiet", args->quiet, "No human-readable event lines on standard output");
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();

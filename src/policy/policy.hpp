@@ -163,6 +163,13 @@ struct CanarySettings {
   int64_t interval_ms = 0;
 };
 
+// The supervisor `ringside run` starts when not under systemd (docs/policy.md): it kills an
+// agent that stops responding for longer than `bound_ms` and, with `restart`, starts it again.
+struct SupervisorSettings {
+  int64_t bound_ms = 5000;
+  bool restart = true;
+};
+
 struct Settings {
   FailMode fail_mode = FailMode::kOpen;
   int decision_deadline_ms = 200;
@@ -172,6 +179,7 @@ struct Settings {
   NetworkSettings network;
   KeyboardSettings keyboard;
   CanarySettings canary;
+  SupervisorSettings supervisor;
 };
 
 // Three-valued result of a condition: a field the event lacks is unknown.

@@ -178,6 +178,40 @@ void parse_canary_settings(const YAML::Node& n, CanarySettings& c, const Setting
   }
 }
 
+// The supervisor of `ringside run` (docs/policy.md): `bound`, 1 s to 10 min; `restart`.
+void parse_supervisor_settings(const YAML::Node& n, SupervisorSettings& s,
+                               const SettingsError& error) {
+  if (!n.IsMap()) {
+    error(pos_of(n),
+          "'supervisor' settings must be a mapping (bound, restart), found " + node_kind(n));
+    return;
+  }
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string text = kv.second.IsScalar() ? kv.second.Scalar() : "";
+    if (key == "bound") {
+      const auto ms = duration_ms(kv.second);
+      if (!ms || *ms < 1000 || *ms > 600LL * 1000) {
+        error(pos_of(kv.second),
+              "bound must be a duration from 1s to 10m written as <n>ms, <n>s or <n>m, found " +
+                  node_kind(kv.second));
+        continue;
+      }
+      s.bound_ms = *ms;
+    } else if (key == "restart") {
+      if (text == "true") {
+        s.restart = true;
+      } else if (text == "false") {
+        s.restart = false;
+      } else {
+        error(pos_of(kv.second), "restart must be true or false, found " + node_kind(kv.second));
+      }
+    } else {
+      error(pos_of(kv.first), "unknown supervisor setting '" + key + "' (expected bound, restart)");
+    }
+  }
+}
+
 }  // namespace
 
 void parse_settings(const YAML::Node& n, Settings& s, const SettingsError& error) {
@@ -219,10 +253,12 @@ void parse_settings(const YAML::Node& n, Settings& s, const SettingsError& error
       parse_keyboard_settings(v, s.keyboard, error);
     } else if (key == "canary") {
       parse_canary_settings(v, s.canary, error);
+    } else if (key == "supervisor") {
+      parse_supervisor_settings(v, s.supervisor, error);
     } else {
       error(pos_of(kv.first), "unknown setting '" + key +
                                   "' (expected fail_mode, decision_deadline_ms, hash_max_bytes, "
-                                  "file, network, keyboard, canary)");
+                                  "file, network, keyboard, canary), supervisor)");
     }
   }
 }

@@ -190,6 +190,7 @@ std::unique_ptr<AgentProcess> AgentProcess::start(const Options& o, std::string*
                                    "--stats-file",
                                    a->stats_file_};
   if (o.force_fallback) args.push_back("--force-fallback");
+  if (!o.supervisor) args.push_back("--no-supervisor");
   for (const auto& x : o.extra_args) args.push_back(x);
   std::vector<char*> cargv;
   for (auto& s : args) cargv.push_back(s.data());
@@ -230,6 +231,8 @@ AgentProcess::~AgentProcess() {
 }
 
 std::string AgentProcess::log() const { return slurp(log_); }
+
+json AgentProcess::ready_now() const { return json::parse(slurp(ready_file_), nullptr, false); }
 
 json AgentProcess::stats() const { return json::parse(slurp(stats_file_), nullptr, false); }
 

@@ -71,6 +71,8 @@ class AgentProcess {
     std::string levels = "kernel,user";
     std::string domains = "process";
     bool force_fallback = false;
+    // false: --no-supervisor, so that signals to pid() reach the agent itself.
+    bool supervisor = false;
     std::vector<std::string> extra_args;
     std::chrono::milliseconds ready_timeout = 30s;
   };
@@ -84,6 +86,8 @@ class AgentProcess {
   const std::string& jsonl_path() const { return jsonl_; }
   const std::string& policy_path() const { return policy_; }
   const json& ready() const { return ready_; }
+  // The ready file as it is now (a restarted agent rewrites it with its own pid).
+  json ready_now() const;
   std::string log() const;  // the agent's stderr so far
 
   // The agent's counters (per sensor: seen, dropped, errors, denied, defaulted; queue; sinks),

@@ -1,5 +1,6 @@
 #include "sensors/kernel/fanotify.hpp"
 
+#include <fcntl.h>
 #include <sys/fanotify.h>
 #include <unistd.h>
 
@@ -7,11 +8,28 @@ namespace ringside {
 
 namespace {
 
+// Permission groups live at high descriptor numbers. When the agent dies, the kernel releases
+// its files in reverse order of their numbers, and releasing a group waits until no event
+// holds a reference to one of its marks. A process waiting on a permission group holds
+// references to the other groups' marks the same event met (e.g. the notification group's
+// filesystem mark), so a notification group released before that permission group would wait
+// for a caller that waits for the dead agent: both would hang for good. Released first, the
+// permission groups answer their pending events (allow) before any other group is released.
+constexpr int kPermissionFdFloor = 768;
+
+int move_high(int fd) {
+  const int high = fcntl(fd, F_DUPFD_CLOEXEC, kPermissionFdFloor);
+  if (high < 0) return fd;  // keep the low one (descriptor limit below the floor)
+  ::close(fd);
+  return high;
+}
+
 class SystemFanotify final : public Fanotify {
  public:
   Result<int> init(unsigned flags, unsigned event_f_flags) override {
     const int fd = fanotify_init(flags, event_f_flags);
     if (fd < 0) return errno_error("fanotify_init");
+    if ((flags & (FAN_CLASS_CONTENT | FAN_CLASS_PRE_CONTENT)) != 0) return move_high(fd);
     return fd;
   }
 
