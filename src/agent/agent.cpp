@@ -100,6 +100,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
     return Error{msg, 2};
   }
   std::unique_ptr<Agent> agent(new Agent(std::move(options), std::move(pol).value()));
+  agent->policy_from_file_ = true;
   if (!agent->opts_.jsonl_path.empty()) {
     auto sink = JsonlSink::open(agent->opts_.jsonl_path);
     if (!sink) return std::move(sink).error();
@@ -267,6 +268,15 @@ Result<void> Agent::start() {
   if (sd_watchdog_enabled(0, &watchdog_usec) > 0) {
     watchdog_interval_ns_ = static_cast<int64_t>(watchdog_usec) * 1000 / 2;
   }
+  // Reload on a change of the policy file too (docs/policy.md), not only on SIGHUP.
+  if (policy_from_file_) {
+    if (auto w = PolicyWatcher::start(opts_.policy_path)) {
+      policy_watcher_ = std::move(w).value();
+    } else {
+      log().warn("{}; the policy is reloaded on SIGHUP only", w.error().message);
+    }
+    emit(policy_event(true, opts_.policy_path, "start", "policy loaded"));
+  }
   sd_notify(0, "READY=1\nSTATUS=sensors live");
   if (opts_.on_policy) opts_.on_policy(*policy());
   return ok();
@@ -300,9 +310,12 @@ void Agent::run_until_signal() {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGHUP) {
+      const bool on_disk = policy_watcher_ && policy_watcher_->take_pending();
       auto r = reload_policy();
       if (!r)
         log().error("policy reload failed, keeping the running policy:\n{}", r.error().message);
+      emit(policy_event(static_cast<bool>(r), opts_.policy_path, on_disk ? "file_change" : "sighup",
+                        r ? "policy reloaded" : r.error().message));
       continue;
     }
     log().info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -349,6 +362,7 @@ void Agent::stop() {
   if (stopped_) return;
   stopped_ = true;
   sd_notify(0, "STOPPING=1");
+  policy_watcher_.reset();
   metrics_server_.reset();
   if (canary_) canary_->stop();
   for (size_t i = sensors_.size(); i-- > 0;) {

@@ -21,6 +21,7 @@
 #include "agent/hash_cache.hpp"
 #include "agent/loss_ledger.hpp"
 #include "agent/options.hpp"
+#include "agent/policy_watcher.hpp"
 #include "agent/process_table.hpp"
 #include "core/lost_event.hpp"
 #include "metrics/agent_metrics.hpp"
@@ -117,6 +118,8 @@ class Agent final : public SensorContext {
   double sink_lag_seconds_ = 0;
   int64_t watchdog_interval_ns_ = 0;  // systemd WatchdogSec / 2; 0: off
   int64_t last_watchdog_ns_ = 0;
+  std::unique_ptr<PolicyWatcher> policy_watcher_;  // reload on a change of the file
+  bool policy_from_file_ = false;  // create() loaded it (create_with was handed one)
   bool started_ = false;
   bool stopped_ = false;
 };
