@@ -467,6 +467,17 @@ int main(int argc, char** argv) {
      << "**. Every event is one JSON object per line with "
         "nested objects (never dotted keys). Field names follow the Elastic Common Schema where "
         "ECS has one; `ringside.*` fields are ringside's own.\n\n"
+        "## Values that do not fit\n\n"
+        "- Strings are UTF-8. Paths and arguments are bytes on Linux: every byte that is not "
+        "part of a valid UTF-8 sequence becomes U+FFFD (one per byte), as ECS recommends, and "
+        "control characters are escaped (`\\u00XX`), so every line stays valid JSON. The raw "
+        "bytes are not kept.\n"
+        "- A value cut to fit a limit (the BPF records' argument and path buffers, the hook "
+        "message's 64 KiB) says so: a cut list ends with the element `\"[truncated]\"`, "
+        "`ringside.truncated` names every field that was cut, and `process.args_count` keeps "
+        "the real number of arguments. A cut path keeps its deepest components.\n"
+        "- Records a channel lost are reported as `ringside.lost` events with the channel and "
+        "the count (docs/architecture.md, loss accounting).\n\n"
      << "## Fields\n\n| id | field | type | meaning |\n|---:|---|---|---|\n";
   for (const auto& f : fields) {
     md << "| " << f.id << " | `" << f.name << "` | " << f.type << " | " << f.doc << " |\n";

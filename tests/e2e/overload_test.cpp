@@ -3,21 +3,30 @@
 // either delivered or counted lost, and that each loss was reported in a ringside.lost event
 // naming the channel. Where the kernel only gives a bound, the test asserts the bound.
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "e2e_util.hpp"
+#include "scratch_mount.hpp"
+#include "sensors/kernel/nfqueue_socket.hpp"
 
 extern char** environ;  // NOLINT
 
@@ -44,6 +53,28 @@ std::map<std::string, Losses> losses_by_channel(const std::vector<json>& events)
     ++l.events;
   }
   return out;
+}
+
+// SIGSTOP, then waits until every thread of `pid` is stopped: the signal is delivered
+// asynchronously, and a reader thread running on another CPU would otherwise go on reading.
+bool stop_fully(pid_t pid) {
+  if (kill(pid, SIGSTOP) != 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool all = true;
+    for (const auto& t :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+      std::string stat;
+      std::getline(std::ifstream(t.path() / "stat"), stat);
+      const size_t close = stat.rfind(')');
+      if (close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'T') {
+        all = false;
+      }
+    }
+    if (all) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
 }
 
 std::unique_ptr<AgentProcess> start_agent(const AgentProcess::Options& o) {
@@ -120,7 +151,7 @@ TEST(OverloadSlow, ProcessRingWhileAgentStopped) {
   auto agent = start_agent(o);
   ASSERT_TRUE(agent);
   std::set<int64_t> children;
-  ASSERT_EQ(kill(agent->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(stop_fully(agent->pid()));
   for (int i = 0; i < kChildren; ++i) {
     const pid_t pid = fork();
     if (pid == 0) _exit(0);
@@ -181,7 +212,7 @@ TEST(OverloadSlow, HookSocketWhileAgentStopped) {
                              std::to_string(kOpens) +
                              " ]; do : > f$i; i=$((i+1)); done; "
                              "while [ ! -e go ]; do :; done; : > last";
-  ASSERT_EQ(kill(agent->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(stop_fully(agent->pid()));
   std::vector<std::string> env_strings = agent->hook_env();
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   std::vector<char*> envp;
@@ -198,13 +229,19 @@ TEST(OverloadSlow, HookSocketWhileAgentStopped) {
   }
   ASSERT_EQ(kill(agent->pid(), SIGCONT), 0);
   ASSERT_TRUE(std::filesystem::exists(last_written)) << "the shell did not finish its opens";
+  // Each failed send made the interposer try a fresh connection, so the listen backlog is full:
+  // give the agent time to accept and drain it, or the last report finds no room either (and
+  // its carried count would leave with the process: the interposer does not report at exit).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   { std::ofstream(root + "/go") << "go"; }
   int status = 0;
   ASSERT_EQ(waitpid(shell, &status, 0), shell);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   ASSERT_TRUE(agent->wait_for([&](const json& ev) {
     return str_field(ev, "file.path") == root + "/last";
-  })) << agent->log();
+  })) << agent->events().size()
+      << " events; stats " << agent->stats().dump() << "\n"
+      << agent->log();
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the once-a-second report
   ASSERT_EQ(agent->stop(), 0) << agent->log();
   const auto events = agent->events();
@@ -229,6 +266,175 @@ TEST(OverloadSlow, HookSocketWhileAgentStopped) {
   EXPECT_EQ(h.accuracy, "exact");
   EXPECT_GE(10 * h.count, 8 * generated) << "the socket was not overloaded";
   EXPECT_EQ(agent->stats()["lost"]["hook_socket"]["total"].get<int64_t>(), h.count);
+}
+
+// The fanotify notification queue while the agent is stopped: a scratch tmpfs (marked whole,
+// so only this test's operations reach the group) gets ten times more file creations than the
+// group's queue holds (/proc/sys/fs/fanotify/max_queued_events). The kernel keeps exactly its
+// queue and then one FAN_Q_OVERFLOW, which says that events were lost but not how many: the
+// agent reports at least 1 (lower_bound); the test knows the exact number and checks that the
+// queue delivered every event it kept.
+TEST(OverloadSlow, FanotifyQueueWhileAgentStopped) {
+  if (!is_root()) GTEST_SKIP() << "needs root (fanotify, tmpfs mount)";
+  int64_t queue_max = 0;
+  std::ifstream("/proc/sys/fs/fanotify/max_queued_events") >> queue_max;
+  ASSERT_GT(queue_max, 0);
+  ScratchMount mnt("256m");
+  ASSERT_TRUE(mnt.ok()) << mnt.error();
+  const std::string dir = mnt.path() + "/many";
+  ASSERT_TRUE(std::filesystem::create_directory(dir));
+  AgentProcess::Options o;
+  o.levels = "kernel";
+  o.domains = "file";
+  o.policy_yaml = "settings:\n  file:\n    watch: [{path: " + mnt.path() +
+                  ", mark: filesystem}]\n    opens: none\nrules: []\n";
+  auto agent = start_agent(o);
+  ASSERT_TRUE(agent);
+  const int64_t generated = 10 * queue_max;
+  ASSERT_TRUE(stop_fully(agent->pid()));
+  int64_t made = 0;
+  for (int64_t i = 0; i < generated; ++i) {
+    const std::string path = dir + "/f" + std::to_string(i);
+    const int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) break;
+    close(fd);
+    ++made;
+  }
+  ASSERT_EQ(kill(agent->pid(), SIGCONT), 0);
+  ASSERT_EQ(made, generated);
+  // Wait until the agent has read the queue and reported the overflow.
+  const auto lost_event = agent->wait_for(
+      [](const json& ev) {
+        return str_field(ev, "ringside.lost.channel") == "file_fanotify.queue";
+      },
+      std::chrono::seconds(20));
+  ASSERT_TRUE(lost_event) << agent->log();
+  ASSERT_EQ(agent->stop(), 0) << agent->log();
+  int64_t delivered = 0;
+  const std::string prefix = dir + "/f";
+  const auto events = agent->events();
+  for (const json& ev : events) {
+    if (str_field(ev, "ringside.sensor") == "fanotify" &&
+        str_field(ev, "event.action") == "create" &&
+        str_field(ev, "file.path").rfind(prefix, 0) == 0) {
+      ++delivered;
+    }
+  }
+  const auto lost = losses_by_channel(events);
+  const Losses& q = lost.at("file_fanotify.queue");
+  std::printf(
+      "file_fanotify.queue: generated %lld creations, delivered %lld, lost %lld (exact, "
+      "known to the test); reported lost >= %lld (lower_bound) in %d ringside.lost events; "
+      "kernel queue %lld\n",
+      static_cast<long long>(generated), static_cast<long long>(delivered),
+      static_cast<long long>(generated - delivered), static_cast<long long>(q.count), q.events,
+      static_cast<long long>(queue_max));
+  EXPECT_EQ(q.accuracy, "lower_bound");
+  EXPECT_GE(q.count, 1);
+  EXPECT_LE(q.count, generated - delivered) << "more reported lost than were lost";
+  // The kernel queued exactly max_queued_events creations before it overflowed (the agent,
+  // stopped, read none of them), and every one it kept was delivered.
+  EXPECT_EQ(delivered, queue_max);
+  EXPECT_GE(agent->stats()["lost"]["file_fanotify.queue"]["total"].get<int64_t>(), 1);
+}
+
+// Enters a new network namespace with loopback up; returns to the original one on exit.
+class ScopedNetns {
+ public:
+  ScopedNetns() {
+    saved_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (saved_ < 0 || unshare(CLONE_NEWNET) != 0) {
+      error_ = std::string("cannot enter a new network namespace: ") + std::strerror(errno);
+      return;
+    }
+    entered_ = true;
+    auto r = run({"ip", "link", "set", "lo", "up"});
+    if (r.exit_code != 0) error_ = "ip link set lo up: " + r.err;
+  }
+  ~ScopedNetns() {
+    if (entered_) setns(saved_, CLONE_NEWNET);
+    if (saved_ >= 0) close(saved_);
+  }
+  ScopedNetns(const ScopedNetns&) = delete;
+  ScopedNetns& operator=(const ScopedNetns&) = delete;
+  bool ok() const { return entered_ && error_.empty(); }
+  const std::string& error() const { return error_; }
+
+ private:
+  int saved_ = -1;
+  bool entered_ = false;
+  std::string error_;
+};
+
+// NFQUEUE in fail-closed mode while the agent is stopped, in a network namespace of the test's
+// own: ten times more new connections than the kernel queue holds (1024 packets). Packets that
+// found the queue full are counted by the kernel (queue_dropped); the agent reports them, and
+// every packet the kernel gave an id reached the agent or is counted as a gap. The test reads
+// the kernel's own numbers for the queue and checks delivered + lost == queued + dropped.
+TEST(OverloadSlow, NfqueueWhileAgentStopped) {
+  if (!is_root()) GTEST_SKIP() << "needs root (network namespace, iptables)";
+  constexpr uint16_t kQueue = 43;
+  constexpr int kQueueMax = 4096;  // the queue length the agent configures (nfqueue_socket.cpp)
+  constexpr int kConnects = 10 * kQueueMax;
+  ScopedNetns ns;
+  ASSERT_TRUE(ns.ok()) << ns.error();
+  if (run({"iptables", "-w", "-S"}).exit_code != 0) GTEST_SKIP() << "iptables does not work";
+  AgentProcess::Options o;
+  o.levels = "kernel";
+  o.domains = "network";
+  o.policy_yaml =
+      "settings:\n  fail_mode: closed\n  network: {nfqueue: all, queue: " + std::to_string(kQueue) +
+      "}\nrules: []\n";
+  auto agent = start_agent(o);
+  ASSERT_TRUE(agent);
+  int made = 0;
+  ASSERT_TRUE(stop_fully(agent->pid()));
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(9);  // nothing listens: an accepted SYN gets a reset
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < kConnects; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    // The SYN is on its way (queued, or dropped at a full queue); closing a connecting socket
+    // sends nothing more, so every connection is exactly one packet.
+    (void)connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    close(fd);
+    ++made;
+  }
+  ASSERT_EQ(kill(agent->pid(), SIGCONT), 0);
+  ASSERT_EQ(made, kConnects);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the once-a-second report
+  std::stringstream table;
+  table << std::ifstream("/proc/net/netfilter/nfnetlink_queue").rdbuf();
+  const auto kernel = parse_queue_drops(table.str(), kQueue);
+  ASSERT_TRUE(kernel) << table.str();
+  ASSERT_EQ(agent->stop(), 0) << agent->log();
+  const auto events = agent->events();
+  int64_t delivered = 0;
+  for (const json& ev : events) {
+    // One event per packet the agent decided (connect on the way out, accept on the way in).
+    delivered +=
+        str_field(ev, "ringside.sensor") == "nfqueue" && int_field(ev, "destination.port") == 9;
+  }
+  const auto lost = losses_by_channel(events);
+  const int64_t dropped = lost.count("nfqueue.kernel") ? lost.at("nfqueue.kernel").count : 0;
+  const int64_t gaps = lost.count("nfqueue.socket") ? lost.at("nfqueue.socket").count : 0;
+  const int64_t work = lost.count("nfqueue.work_queue") ? lost.at("nfqueue.work_queue").count : 0;
+  const int64_t generated = static_cast<int64_t>(kernel->id_sequence + kernel->queue_dropped);
+  std::printf(
+      "nfqueue: %d connects; kernel: %llu queued (ids) + %llu dropped (queue full), "
+      "%llu user_dropped; agent: delivered %lld, lost nfqueue.kernel %lld, "
+      "nfqueue.socket %lld, nfqueue.work_queue %lld\n",
+      made, static_cast<unsigned long long>(kernel->id_sequence),
+      static_cast<unsigned long long>(kernel->queue_dropped),
+      static_cast<unsigned long long>(kernel->user_dropped), static_cast<long long>(delivered),
+      static_cast<long long>(dropped), static_cast<long long>(gaps), static_cast<long long>(work));
+  EXPECT_GE(generated, kConnects) << "every first SYN passes the queue rule";
+  EXPECT_EQ(dropped, static_cast<int64_t>(kernel->queue_dropped));
+  EXPECT_EQ(delivered + dropped + gaps + work, generated)
+      << "delivered + counted-lost != packets the queue rule saw";
+  EXPECT_GE(dropped + gaps, 9 * kQueueMax) << "not a 10x overload";
 }
 
 }  // namespace

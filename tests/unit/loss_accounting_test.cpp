@@ -5,6 +5,7 @@
 #include "agent/loss_ledger.hpp"
 #include "core/json.hpp"
 #include "core/lost_event.hpp"
+#include "metrics/agent_metrics.hpp"
 #include "sensors/kernel/nfqueue_socket.hpp"
 
 namespace ringside {
@@ -68,6 +69,25 @@ TEST(LossLedger, KeepsTheHighestTotalPerChannel) {
   EXPECT_EQ(s[0].accuracy, "exact");
   EXPECT_EQ(s[1].channel, "process_ebpf.ring");
   EXPECT_EQ(s[1].total, 3u);
+}
+
+TEST(LossMetrics, OneSeriesPerChannel) {
+  AgentMetrics m([] {
+    MetricsSnapshot s;
+    s.lost.push_back({"event_queue", "exact", 738});
+    s.lost.push_back({"file_fanotify.queue", "lower_bound", 2});
+    return s;
+  });
+  const std::string text = metrics_text(m.Collect());
+  EXPECT_NE(text.find("# TYPE ringside_lost_records_total counter\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(ringside_lost_records_total{channel="event_queue",accuracy="exact"} 738)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          R"(ringside_lost_records_total{channel="file_fanotify.queue",accuracy="lower_bound"} 2)"),
+      std::string::npos)
+      << text;
 }
 
 TEST(NfqueueDrops, ParsesTheKernelTableForOneQueue) {

@@ -131,7 +131,7 @@ struct FileFanotifySensor::Impl {
   void emit(const NotifyGroup& g, EventType type, int32_t pid, const std::string& path,
             const std::string& target = {}, std::string_view message = {});
   void expire_moves(const NotifyGroup& g, int64_t now_ns);
-  void report_losses();
+  void report_losses(bool now = false);
   void warn(std::string_view what);
 
   Options opts;
@@ -266,7 +266,7 @@ void FileFanotifySensor::Impl::reader_loop() {
     read_all(*current);
     expire_moves(*current, INT64_MAX);
   }
-  report_losses();
+  report_losses(true);
 }
 
 void FileFanotifySensor::Impl::read_all(NotifyGroup& g) {
@@ -452,10 +452,10 @@ void FileFanotifySensor::Impl::emit(const NotifyGroup& g, EventType type, int32_
   ctx->emit(std::move(ev));
 }
 
-void FileFanotifySensor::Impl::report_losses() {
-  const int64_t now = clock::monotonic_ns();
-  if (now - last_loss_check < kLossReportNs) return;
-  last_loss_check = now;
+void FileFanotifySensor::Impl::report_losses(bool now) {
+  const int64_t t = clock::monotonic_ns();
+  if (!now && t - last_loss_check < kLossReportNs) return;
+  last_loss_check = t;
   if (auto ev = queue_losses.report(counters.dropped.load(std::memory_order_relaxed),
                                     "fanotify queue overflow")) {
     ctx->emit(std::move(*ev));

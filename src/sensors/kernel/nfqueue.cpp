@@ -80,8 +80,10 @@ struct NfqueueSensor::Impl {
   std::deque<std::shared_ptr<Pending>> inflight;  // reader thread only, in arrival order
   bool have_last_id = false;
   uint32_t last_id = 0;
-  // Losses: the kernel's per-queue counters (queue full, socket full), packets answered with
-  // the default because the work queue was full (no event), and ids that never reached us.
+  // Losses: packets the kernel could not queue (queue full: no id is used), ids it assigned
+  // that never reached us (our socket was full; the kernel's user_dropped counts the same in
+  // fail-closed mode and nothing in fail-open mode), and packets answered with the default
+  // without an event because the work queue was full.
   uint16_t queue_number = 0;
   std::atomic<uint64_t> work_dropped{0}, id_gaps{0};
   LossChannel kernel_losses{Level::kKernel, "nfqueue", "nfqueue.kernel", LossAccuracy::kExact};
@@ -100,9 +102,14 @@ struct NfqueueSensor::Impl {
       text << in.rdbuf();
     }
     if (auto d = parse_queue_drops(text.str(), queue_number)) {
-      if (auto ev = kernel_losses.report(d->queue_dropped + d->user_dropped,
-                                         "kernel queue_dropped + user_dropped")) {
+      if (auto ev = kernel_losses.report(d->queue_dropped, "kernel queue full, queue_dropped")) {
         ctx->emit(std::move(*ev));
+      }
+      // At stop every id the kernel assigned was either received or lost, including the ones
+      // before the first packet and those still unread in the socket.
+      const uint64_t seen = counters.seen.load(std::memory_order_relaxed);
+      if (now && d->id_sequence > seen && d->id_sequence - seen > id_gaps.load()) {
+        id_gaps.store(d->id_sequence - seen);
       }
     }
     if (auto ev = work_losses.report(work_dropped.load(), "work queue full, default answered")) {
@@ -122,10 +129,12 @@ struct NfqueueSensor::Impl {
   }
 
   void answer_gap(uint32_t id) {
+    if (have_last_id && id > last_id + 1) {
+      counters.dropped.fetch_add(id - last_id - 1, std::memory_order_relaxed);
+      id_gaps.fetch_add(id - last_id - 1, std::memory_order_relaxed);
+    }
     if (have_last_id && id > last_id + 1 && id - last_id - 1 <= kMaxGapAnswered) {
       for (uint32_t missing = last_id + 1; missing != id; ++missing) {
-        counters.dropped.fetch_add(1, std::memory_order_relaxed);
-        id_gaps.fetch_add(1, std::memory_order_relaxed);
         PendingVerdict<Answer> pv(answer_for(missing, 0), default_allow, &counters.defaulted);
         pv.answer_default();
       }

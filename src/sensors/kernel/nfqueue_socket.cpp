@@ -12,7 +12,8 @@ extern "C" {
 #include <libnetfilter_queue/libnetfilter_queue.h>
 }
 
-#include <cstdio>
+#include <array>
+#include <charconv>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -165,16 +166,19 @@ Result<std::unique_ptr<NfqueueIo>> open_nfqueue(uint16_t queue, bool fail_open) 
 std::optional<QueueDropCounts> parse_queue_drops(std::string_view text, uint16_t queue) {
   while (!text.empty()) {
     const size_t eol = text.find('\n');
-    const std::string line(text.substr(0, eol));
+    std::string_view line = text.substr(0, eol);
     text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
-    unsigned number = 0, copy_mode = 0;
-    unsigned long long portid = 0, waiting = 0, range = 0, qd = 0, ud = 0, seq = 0;
-    if (std::sscanf(line.c_str(), "%u %llu %llu %u %llu %llu %llu %llu", &number, &portid, &waiting,
-                    &copy_mode, &range, &qd, &ud, &seq) != 8) {
-      continue;
+    std::array<uint64_t, 8> v{};
+    size_t n = 0;
+    while (n < v.size()) {
+      while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+      const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), v[n]);
+      if (ec != std::errc()) break;
+      line.remove_prefix(static_cast<size_t>(end - line.data()));
+      ++n;
     }
-    if (number != queue) continue;
-    return QueueDropCounts{qd, ud, seq};
+    if (n != v.size() || v[0] != queue) continue;
+    return QueueDropCounts{v[5], v[6], v[7]};
   }
   return std::nullopt;
 }
