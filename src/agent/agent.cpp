@@ -400,7 +400,14 @@ void Agent::enrich(Event& ev) {
   const auto pid = ev.get_int(Field::kProcessPid);
   if (pid && (!ev.has(Field::kProcessExecutable) || !ev.has(Field::kProcessParentPid) ||
               !ev.has(Field::kUserId))) {
-    if (auto p = processes_.brief_or_read(static_cast<int32_t>(*pid))) {
+    // With the process's start time (kernel records have it) only that incarnation of the pid
+    // is used: a stale entry for a reused pid never names the wrong executable.
+    const auto start_ns = ev.get_int(Field::kProcessStart);
+    const auto p = start_ns ? processes_.brief_or_read(
+                                  static_cast<int32_t>(*pid),
+                                  clock::boot_ns_to_ticks(*start_ns - clock::boot_to_realtime(0)))
+                            : processes_.brief_or_read(static_cast<int32_t>(*pid));
+    if (p) {
       if (!ev.has(Field::kProcessExecutable) && !p->executable.empty()) {
         ev.set(Field::kProcessExecutable, p->executable);
       }

@@ -199,6 +199,27 @@ std::optional<ProcessBrief> ProcessTable::brief_or_read(int32_t pid) {
   return b;
 }
 
+std::optional<ProcessBrief> ProcessTable::brief_or_read(int32_t pid, int64_t start_ticks) {
+  {
+    std::shared_lock lock(mu_);
+    for (const int64_t start : {start_ticks, start_ticks - 1, start_ticks + 1}) {
+      auto it = procs_.find(Key{pid, start});
+      if (it == procs_.end()) continue;
+      const ProcessInfo& p = it->second;
+      return ProcessBrief{p.ppid, p.uid, p.exit_ns, p.executable};
+    }
+  }
+  auto fresh = read_proc_process(pid, proc_root_, false);
+  // Gone, or the pid already belongs to another process: nothing rather than the wrong one.
+  if (!fresh || fresh->start_ticks < start_ticks - 1 || fresh->start_ticks > start_ticks + 1) {
+    return std::nullopt;
+  }
+  ProcessBrief b{fresh->ppid, fresh->uid, 0, fresh->executable};
+  std::unique_lock lock(mu_);
+  insert_locked(std::move(*fresh));
+  return b;
+}
+
 bool ProcessTable::exited(int32_t pid, int64_t start_ticks) const {
   std::shared_lock lock(mu_);
   auto it = procs_.find(Key{pid, start_ticks});

@@ -63,6 +63,10 @@ class ProcessTable {
   // The cheap forms enrichment uses on every event.
   std::optional<ProcessBrief> brief(int32_t pid) const;
   std::optional<ProcessBrief> brief_or_read(int32_t pid);
+  // The incarnation of `pid` that started at `start_ticks` (within one tick: an event's start
+  // time went through the wall clock), from the table or from /proc; never a process that had
+  // the pid before or after it. Empty when that process is neither known nor still running.
+  std::optional<ProcessBrief> brief_or_read(int32_t pid, int64_t start_ticks);
   // True when (pid, start) is known and has already exited.
   bool exited(int32_t pid, int64_t start_ticks) const;
 
