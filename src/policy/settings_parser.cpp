@@ -258,7 +258,7 @@ void parse_settings(const YAML::Node& n, Settings& s, const SettingsError& error
     } else {
       error(pos_of(kv.first), "unknown setting '" + key +
                                   "' (expected fail_mode, decision_deadline_ms, hash_max_bytes, "
-                                  "file, network, keyboard, canary), supervisor)");
+                                  "file, network, keyboard, canary, supervisor)");
     }
   }
 }
