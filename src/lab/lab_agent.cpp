@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -45,13 +46,24 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-// Leftovers of a lab run that was killed: its tmpfs mounts and (empty) cgroups.
+// Whether `name` (prefix + "<pid>" + anything) belongs to a lab run that is still alive.
+bool owner_alive(const std::string& name, const std::string& prefix) {
+  if (name.rfind(prefix, 0) != 0) return false;
+  const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+  return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
+
+// Leftovers of a lab run that was killed: its tmpfs mounts and (empty) cgroups, named after
+// its pid; those of a run still alive are left alone.
 void remove_stale(const std::string& cgroot) {
   std::ifstream in("/proc/mounts");
   std::string dev, dir, type, rest;
   std::vector<std::string> mounts;
   while (in >> dev >> dir >> type && std::getline(in, rest)) {
-    if (type == "tmpfs" && dir.rfind("/tmp/ringside-lab-", 0) == 0) mounts.push_back(dir);
+    if (type == "tmpfs" && dir.rfind("/tmp/ringside-lab-", 0) == 0 &&
+        !owner_alive(dir, "/tmp/ringside-lab-")) {
+      mounts.push_back(dir);
+    }
   }
   for (const auto& m : mounts) {
     if (umount2(m.c_str(), 0) != 0) umount2(m.c_str(), MNT_DETACH);
@@ -61,7 +73,9 @@ void remove_stale(const std::string& cgroot) {
   if (cgroot.empty()) return;
   for (const auto& e : std::filesystem::directory_iterator(cgroot, ec)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind("ringside-lab-", 0) == 0) rmdir(e.path().c_str());  // only when empty
+    if (name.rfind("ringside-lab-", 0) == 0 && !owner_alive(name, "ringside-lab-")) {
+      rmdir(e.path().c_str());  // only when empty
+    }
   }
 }
 
@@ -117,7 +131,8 @@ std::unique_ptr<LabSetup> LabSetup::create(std::string* error) {
   const std::string cgroot = cgroup2_mount();
   remove_stale(cgroot);
   std::unique_ptr<LabSetup> s(new LabSetup());
-  char tmpl[] = "/tmp/ringside-lab-XXXXXX";
+  std::string name = "/tmp/ringside-lab-" + std::to_string(getpid()) + "-XXXXXX";
+  char* tmpl = name.data();
   if (mkdtemp(tmpl) == nullptr) {
     *error = std::string("mkdtemp: ") + std::strerror(errno);
     return nullptr;
