@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -90,9 +91,20 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
+// The "pid" of a ready file; `fallback` when it has none.
+pid_t agent_pid_from_ready(const std::string& ready, pid_t fallback) {
+  std::ifstream in(ready);
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_object() && j.contains("pid") && j["pid"].is_number_integer()) {
+    return j["pid"].get<pid_t>();
+  }
+  return fallback;
+}
+
 Sample run_once(const AbConfig& cfg, const Mode& mode, const std::string& dir) {
   Sample s;
   pid_t agent = 0;
+  pid_t measured = 0;  // the process whose CPU and RSS are the agent's
   const std::string socket = dir + "/hook.sock", jsonl = dir + "/events.jsonl",
                     ready = dir + "/ready.json", policy = dir + "/policy.yaml",
                     stats = dir + "/stats.json";
@@ -124,10 +136,14 @@ Sample run_once(const AbConfig& cfg, const Mode& mode, const std::string& dir) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // start-up work settles
+    // The agent may run under a supervisor (`ringside run` forks it): measure the process the
+    // ready file names, the one with the sensors.
+    measured = agent_pid_from_ready(ready, agent);
   }
   std::vector<std::string> env;
   for (const auto& e : mode.workload_env) env.push_back(replace_all(e, "{socket}", socket));
-  const uint64_t cpu0 = agent ? process_cpu_ns(agent) : 0;
+  if (mode.start) measured = agent;
+  const uint64_t cpu0 = measured ? process_cpu_ns(measured) : 0;
   const auto t0 = Clock::now();
   rusage ru{};
   int rc = 0;
@@ -153,16 +169,16 @@ Sample run_once(const AbConfig& cfg, const Mode& mode, const std::string& dir) {
   if (mode.stop) {
     if (agent) {
       std::this_thread::sleep_for(std::chrono::milliseconds(cfg.drain_ms));
-      s.agent_cpu_ns = static_cast<double>(process_cpu_ns(agent) - cpu0);
-      s.agent_rss_kib = static_cast<double>(process_rss_kib(agent));
+      s.agent_cpu_ns = static_cast<double>(process_cpu_ns(measured) - cpu0);
+      s.agent_rss_kib = static_cast<double>(process_rss_kib(measured));
     }
     mode.stop();
     return s;
   }
   if (agent) {
     std::this_thread::sleep_for(std::chrono::milliseconds(cfg.drain_ms));
-    s.agent_cpu_ns = static_cast<double>(process_cpu_ns(agent) - cpu0);
-    s.agent_rss_kib = static_cast<double>(process_rss_kib(agent));
+    s.agent_cpu_ns = static_cast<double>(process_cpu_ns(measured) - cpu0);
+    s.agent_rss_kib = static_cast<double>(process_rss_kib(measured));
     kill(agent, SIGTERM);
     wait_exit(agent);
     s.agent_events = count_lines(jsonl);

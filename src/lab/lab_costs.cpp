@@ -32,7 +32,8 @@ std::string cgroup2_dir() {
 class CostSpace {
  public:
   CostSpace() {
-    char tmpl[] = "/tmp/ringside-lab-costs-XXXXXX";
+    // Not "ringside-lab-<pid>": the scenario runner removes what looks like a dead run of its own.
+    char tmpl[] = "/tmp/ringside-costs-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) {
       error_ = "mkdtemp: " + errno_text(errno);
       return;
@@ -50,7 +51,7 @@ class CostSpace {
     std::filesystem::create_directories(scratch_ + "/overhead");
     const std::string root = cgroup2_dir();
     if (root.empty()) return;  // the network workload then stays in its own cgroup
-    cgroup_ = root + "/ringside-lab-costs-" + std::to_string(getpid());
+    cgroup_ = root + "/ringside-costs-" + std::to_string(getpid());
     rmdir(cgroup_.c_str());
     if (mkdir(cgroup_.c_str(), 0755) != 0) cgroup_.clear();
   }
