@@ -402,11 +402,15 @@ void Agent::enrich(Event& ev) {
               !ev.has(Field::kUserId))) {
     // With the process's start time (kernel records have it) only that incarnation of the pid
     // is used: a stale entry for a reused pid never names the wrong executable.
+    // The wall-clock offset comes from the same cache that converted the record's boot time
+    // (asking boot_to_realtime for a time far from now would refresh it for everyone).
     const auto start_ns = ev.get_int(Field::kProcessStart);
-    const auto p = start_ns ? processes_.brief_or_read(
-                                  static_cast<int32_t>(*pid),
-                                  clock::boot_ns_to_ticks(*start_ns - clock::boot_to_realtime(0)))
-                            : processes_.brief_or_read(static_cast<int32_t>(*pid));
+    const int64_t boot_now = clock::boottime_ns();
+    const int64_t wall_offset = clock::boot_to_realtime(boot_now) - boot_now;
+    const auto p = start_ns
+                       ? processes_.brief_or_read(static_cast<int32_t>(*pid),
+                                                  clock::boot_ns_to_ticks(*start_ns - wall_offset))
+                       : processes_.brief_or_read(static_cast<int32_t>(*pid));
     if (p) {
       if (!ev.has(Field::kProcessExecutable) && !p->executable.empty()) {
         ev.set(Field::kProcessExecutable, p->executable);
