@@ -83,6 +83,8 @@ class Agent final : public SensorContext {
   void sink_loop();
   void write_ready_file();
   void write_stats_file() const;
+  // Atomically replaced (write a temporary file, rename), so a reader never sees half a file.
+  static void write_file_atomically(const std::string& path, const std::string& text);
   void report_losses();
   MetricsSnapshot metrics_snapshot() const;
   void sink_heartbeat(const std::vector<Event>& batch);
