@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "agent/agent.hpp"
+#include "agent/capabilities.hpp"
 #include "agent/supervisor.hpp"
 #include "cli/commands.hpp"
 #include "core/log.hpp"
@@ -135,6 +136,13 @@ int run(const RunArgs& a) {
 
   log().set_level(spdlog::level::from_str(a.log_level));
   block_agent_signals();
+  // Only the capabilities the sensors and sinks use, from here on, for the supervisor, the
+  // agent and everything they start (docs/architecture.md, "Privileges").
+  if (auto dropped = drop_unneeded_capabilities(); !dropped) {
+    log().warn("{}; keeping the capabilities ringside was started with", dropped.error().message);
+  } else {
+    log().debug("capabilities dropped: {}", *dropped);
+  }
   // Under systemd the service manager's watchdog supervises; otherwise our own supervisor does,
   // forked now, before any sensor holds a permission fd.
   const bool under_systemd = std::getenv("NOTIFY_SOCKET") != nullptr ||  // NOLINT
