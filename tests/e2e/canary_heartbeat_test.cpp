@@ -43,9 +43,11 @@ class ScratchCgroup {
   std::string path_;
 };
 
-std::string policy_yaml(const std::string& cgroup) {
+std::string policy_yaml(const std::string& cgroup, const std::string& interval) {
   return "settings:\n"
-         "  canary: {interval: 1s}\n"
+         "  canary: {interval: " +
+         interval +
+         "}\n"
          "  network: {nfqueue: off, dns: false, cgroup: " +
          cgroup +
          "}\n"
@@ -71,9 +73,10 @@ bool is_marked_exec(const json& ev, const std::string& level, int round) {
           str_field(ev, "process.executable") == "/usr/bin/true");
 }
 
-std::unique_ptr<AgentProcess> start_agent(const ScratchCgroup& cg, std::vector<std::string> extra) {
+std::unique_ptr<AgentProcess> start_agent(const ScratchCgroup& cg, std::vector<std::string> extra,
+                                          const std::string& interval = "1s") {
   AgentProcess::Options o;
-  o.policy_yaml = policy_yaml(cg.path());
+  o.policy_yaml = policy_yaml(cg.path(), interval);
   o.levels = "kernel,user";
   o.domains = "process,file,network";
   o.extra_args = std::move(extra);
@@ -87,7 +90,9 @@ TEST(Canary, EverySensorSeesTheHeartbeatAndNoAlertFires) {
   RINGSIDE_REQUIRE_ROOT();
   ScratchCgroup cg;
   ASSERT_FALSE(cg.path().empty()) << "cannot create a child cgroup";
-  auto agent = start_agent(cg, {});
+  // A 2 s interval gives each round's events 1 s to arrive: no false alert on a loaded machine
+  // (or in the sanitizer build), where 0.5 s is sometimes short.
+  auto agent = start_agent(cg, {}, "2s");
   ASSERT_NE(agent, nullptr);
   // Three heartbeats, seen at both levels.
   for (const char* level : {"kernel", "user"}) {
@@ -95,7 +100,7 @@ TEST(Canary, EverySensorSeesTheHeartbeatAndNoAlertFires) {
         << level << " level never reported the third heartbeat's exec\n"
         << agent->log();
   }
-  std::this_thread::sleep_for(kInterval);  // the third round's verdict
+  std::this_thread::sleep_for(2 * kInterval);  // the third round's verdict
   const auto events = agent->events();
   int64_t helper_pid = -1;
   for (const auto& ev : events) {
