@@ -21,7 +21,6 @@
 #include "lab/ab.hpp"
 #include "lab/workloads.hpp"
 
-
 namespace {
 
 std::string read_file(const std::string& path) {
