@@ -18,30 +18,13 @@
 #include <thread>
 
 #include "e2e_util.hpp"
+#include "scratch_cgroup.hpp"
 #include "sensors/kernel/network_ebpf.hpp"
 
 namespace ringside::e2e {
 namespace {
 
 constexpr auto kInterval = 1000ms;
-
-class ScratchCgroup {
- public:
-  ScratchCgroup() {
-    const std::string root = cgroup2_root();
-    if (root.empty()) return;
-    path_ = root + "/ringside-canary-" + std::to_string(getpid());
-    rmdir(path_.c_str());
-    if (mkdir(path_.c_str(), 0755) != 0) path_.clear();
-  }
-  ~ScratchCgroup() {
-    if (!path_.empty()) rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string policy_yaml(const std::string& cgroup, const std::string& interval) {
   return "settings:\n"
@@ -88,7 +71,7 @@ std::unique_ptr<AgentProcess> start_agent(const ScratchCgroup& cg, std::vector<s
 
 TEST(Canary, EverySensorSeesTheHeartbeatAndNoAlertFires) {
   RINGSIDE_REQUIRE_ROOT();
-  ScratchCgroup cg;
+  ScratchCgroup cg{"canary"};
   ASSERT_FALSE(cg.path().empty()) << "cannot create a child cgroup";
   // A 2 s interval gives each round's events 1 s to arrive: no false alert on a loaded machine
   // (or in the sanitizer build), where 0.5 s is sometimes short.
@@ -147,7 +130,7 @@ TEST(Canary, EverySensorSeesTheHeartbeatAndNoAlertFires) {
 
 TEST(Canary, StoppedSensorIsNamedWithinTwoIntervals) {
   RINGSIDE_REQUIRE_ROOT();
-  ScratchCgroup cg;
+  ScratchCgroup cg{"canary"};
   ASSERT_FALSE(cg.path().empty()) << "cannot create a child cgroup";
   auto agent = start_agent(cg, {"--fault-stop-sensor", "file_ebpf", "--fault-after-ms", "2500"});
   ASSERT_NE(agent, nullptr);

@@ -1,9 +1,12 @@
 #include "e2e_util.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +24,22 @@ namespace ringside::e2e {
 std::string build_dir() { return RINGSIDE_BUILD_DIR; }
 std::string source_dir() { return RINGSIDE_SOURCE_DIR; }
 bool is_root() { return geteuid() == 0; }
+
+int listen_tcp(uint16_t port, int backlog) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, backlog) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
 
 ScratchDir::ScratchDir(const std::string& tag) {
   std::string tmpl = "/tmp/ringside-" + tag + "-XXXXXX";

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -60,6 +61,9 @@ struct RunResult {
 // `timeout`, then SIGKILLs it.
 RunResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
               std::chrono::milliseconds timeout = 20s);
+
+// A TCP socket listening on 127.0.0.1:`port` (SO_REUSEADDR), or -1.
+int listen_tcp(uint16_t port, int backlog);
 
 // Copies /bin/true (or another program) to a new path; returns it.
 std::string copy_program(const std::string& from, const std::string& to);

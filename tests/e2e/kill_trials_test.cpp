@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "e2e_util.hpp"
+#include "scratch_cgroup.hpp"
 #include "scratch_mount.hpp"
 #include "sensors/kernel/network_ebpf.hpp"
 #include "waiters.hpp"
@@ -54,39 +55,6 @@ class ScopedNetns {
   int saved_ = -1;
   bool entered_ = false;
 };
-
-class ScratchCgroup {
- public:
-  ScratchCgroup() {
-    const std::string root = cgroup2_root();
-    if (root.empty()) return;
-    path_ = root + "/ringside-killtrials-" + std::to_string(getpid());
-    rmdir(path_.c_str());
-    if (mkdir(path_.c_str(), 0755) != 0) path_.clear();
-  }
-  ~ScratchCgroup() {
-    if (!path_.empty()) rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-int listen_tcp(uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 512) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 size_t count_of(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -131,7 +99,7 @@ class KillTrialsSlow : public ::testing::Test {
     ASSERT_TRUE(ns_->ok()) << "cannot enter a new network namespace";
     if (run({"iptables", "-w", "-S"}).exit_code != 0) GTEST_SKIP() << "iptables does not work";
     if (run({"bpftool", "version"}).exit_code != 0) GTEST_SKIP() << "bpftool is not installed";
-    cg_ = std::make_unique<ScratchCgroup>();
+    cg_ = std::make_unique<ScratchCgroup>("killtrials");
     ASSERT_FALSE(cg_->path().empty()) << "cannot create a child cgroup";
     mnt_ = std::make_unique<ScratchMount>();
     ASSERT_TRUE(mnt_->ok()) << mnt_->error();
@@ -141,7 +109,7 @@ class KillTrialsSlow : public ::testing::Test {
     forbidden_ = copy_program("/bin/true", mnt_->file("forbidden"));
     allowed_ = copy_program("/bin/true", mnt_->file("allowed"));
     for (uint16_t p : {kNfqDenied, kCgroupDenied, kAllowed}) {
-      listeners_.push_back(listen_tcp(p));
+      listeners_.push_back(listen_tcp(p, 512));
       ASSERT_GE(listeners_.back(), 0);
     }
   }

@@ -33,6 +33,7 @@
 #include "../unit/fake_context.hpp"
 #include "agent/agent.hpp"
 #include "e2e_util.hpp"
+#include "scratch_cgroup.hpp"
 #include "sensors/kernel/network_ebpf.hpp"
 #include "sinks/jsonl_sink.hpp"
 
@@ -40,24 +41,6 @@ namespace ringside::e2e {
 namespace {
 
 // A child cgroup of the cgroup2 root, removed at the end (its processes have exited by then).
-class ScratchCgroup {
- public:
-  ScratchCgroup() {
-    const std::string root = cgroup2_root();
-    if (root.empty()) return;
-    path_ = root + "/ringside-nettest-" + std::to_string(getpid());
-    rmdir(path_.c_str());
-    if (mkdir(path_.c_str(), 0755) != 0) path_.clear();
-  }
-  ~ScratchCgroup() {
-    if (!path_.empty()) rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 bool loopback_up() {
   const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
@@ -282,7 +265,7 @@ std::string self_exe() { return std::filesystem::read_symlink("/proc/self/exe").
 
 TEST(NetworkEbpf, ConnectAcceptBindSendWithProcessAndAddresses) {
   RINGSIDE_REQUIRE_ROOT();
-  ScratchCgroup cg;
+  ScratchCgroup cg{"nettest"};
   ASSERT_FALSE(cg.path().empty()) << "cannot create a child cgroup";
   std::string err;
   auto agent = start_agent(policy_yaml(cg.path(), "rules: []\n"), &err);
@@ -370,7 +353,7 @@ TEST(NetworkEbpf, ConnectAcceptBindSendWithProcessAndAddresses) {
 
 TEST(NetworkEbpf, CgroupProgramDeniesConnectWithEpermAndNamesTheRule) {
   RINGSIDE_REQUIRE_ROOT();
-  ScratchCgroup cg;
+  ScratchCgroup cg{"nettest"};
   ASSERT_FALSE(cg.path().empty());
   std::string err;
   auto agent = start_agent(policy_yaml(cg.path(),
@@ -421,7 +404,7 @@ TEST(NetworkEbpf, CgroupProgramDeniesConnectWithEpermAndNamesTheRule) {
 
 TEST(NetworkEbpf, RedirectReachesTheInspectorWhichLearnsTheOriginalDestination) {
   RINGSIDE_REQUIRE_ROOT();
-  ScratchCgroup cg;
+  ScratchCgroup cg{"nettest"};
   ASSERT_FALSE(cg.path().empty());
   std::string err;
   auto agent = start_agent(policy_yaml(cg.path(),
@@ -486,7 +469,7 @@ TEST(NetworkEbpf, RedirectReachesTheInspectorWhichLearnsTheOriginalDestination) 
 // In process: the owner map NFQUEUE uses names the process of a connection's packets.
 TEST(NetworkEbpf, FlowOwnerNamesTheConnectingProcess) {
   RINGSIDE_REQUIRE_ROOT();
-  ScratchCgroup cg;
+  ScratchCgroup cg{"nettest"};
   ASSERT_FALSE(cg.path().empty());
   ScratchDir dir("netowner");
   testing_fanotify::FakeContext ctx;

@@ -60,21 +60,6 @@ class ScopedNetns {
   std::string error_;
 };
 
-int listen_tcp(uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 64) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 struct ConnectResult {
   int err = 0;  // 0: connected
   std::chrono::milliseconds took{0};
@@ -170,7 +155,7 @@ class Nfqueue : public ::testing::Test {
 };
 
 TEST_F(Nfqueue, DeniedConnectFailsAtOnceAndAllowedTrafficFlows) {
-  const int denied = listen_tcp(kDeniedPort), allowed = listen_tcp(kAllowedPort);
+  const int denied = listen_tcp(kDeniedPort, 64), allowed = listen_tcp(kAllowedPort, 64);
   ASSERT_GE(denied, 0);
   ASSERT_GE(allowed, 0);
   ASSERT_NO_FATAL_FAILURE(start_agent(deny_policy()));
@@ -227,7 +212,7 @@ TEST_F(Nfqueue, DeniedConnectFailsAtOnceAndAllowedTrafficFlows) {
 }
 
 TEST_F(Nfqueue, AttributionThroughTheEbpfFlowMap) {
-  const int denied = listen_tcp(kDeniedPort);
+  const int denied = listen_tcp(kDeniedPort, 64);
   ASSERT_GE(denied, 0);
   ASSERT_NO_FATAL_FAILURE(start_agent(deny_policy()));
   const std::string state = ebpf_state();
@@ -341,7 +326,7 @@ TEST_F(Nfqueue, DnsQueryAndAnswerAreReported) {
 }
 
 TEST_F(Nfqueue, KilledAgentLeavesTrafficFlowingAndTheNextStartCleansUp) {
-  const int denied = listen_tcp(kDeniedPort);
+  const int denied = listen_tcp(kDeniedPort, 64);
   ASSERT_GE(denied, 0);
   ASSERT_NO_FATAL_FAILURE(start_agent(deny_policy("open")));
   ASSERT_EQ(connect_tcp(kDeniedPort).err, ECONNREFUSED);

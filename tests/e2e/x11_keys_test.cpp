@@ -198,12 +198,16 @@ TEST_F(X11Keys, TypedTextReassemblesWithShiftAndTheFocusedProcess) {
   EXPECT_EQ(int_field(p[1], "key.code"), 35);  // KEY_H
   EXPECT_EQ(str_field(p[1], "key.text"), "H");
   EXPECT_EQ(str_field(p[2], "key.text"), "e");
-  // Every press has its release.
-  size_t releases = 0;
-  for (const auto& e : agent->events()) {
-    if (str_field(e, "event.action") == "key_up") ++releases;
-  }
-  EXPECT_EQ(releases, p.size());
+  // Every press has its release. The last release can trail the last press, so wait for it.
+  const auto releases = [this] {
+    size_t n = 0;
+    for (const auto& e : agent->events()) {
+      if (str_field(e, "event.action") == "key_up") ++n;
+    }
+    return n;
+  };
+  for (int i = 0; i < 200 && releases() < p.size(); ++i) std::this_thread::sleep_for(25ms);
+  EXPECT_EQ(releases(), p.size());
 }
 
 TEST_F(X11Keys, LayoutSwitchIsFollowed) {

@@ -90,7 +90,7 @@ TEST(Json, RoundTripThroughDecoder) {
   ev.set_origin(Level::kUser, "preload");
   ev.set(Field::kProcessPid, int64_t{99});
   ev.set(Field::kProcessExitCode, int64_t{-9});
-  ev.set(Field::kProcessArgs, {"x"});
+  ev.set(Field::kProcessArgs, std::vector<std::string>{"x"});
   std::string out;
   append_event_json(out, ev);
   auto back = parse_event_json(out);
