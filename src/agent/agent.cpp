@@ -70,6 +70,11 @@ Agent::Agent(AgentOptions options, std::shared_ptr<const policy::Policy> policy)
     const auto abs = std::filesystem::weakly_canonical(std::filesystem::absolute(*f, ec), ec);
     if (!ec) agent_files_.push_back(abs.string());
   }
+  // Before any sensor emits: emit() reads it from every sensor thread.
+  if (opts_.kernel_level && opts_.user_level && opts_.domains.count(Domain::kProcess) != 0 &&
+      policy_->settings().tamper.watch) {
+    preload_env_watch_ = std::make_unique<PreloadEnvWatch>();
+  }
 }
 
 Agent::~Agent() { stop(); }
@@ -275,6 +280,7 @@ Result<void> Agent::start() {
     }
     emit(policy_event(true, opts_.policy_path, "start", "policy loaded"));
   }
+  start_tamper_watch();
   sd_notify(0, "READY=1\nSTATUS=sensors live");
   if (opts_.on_policy) opts_.on_policy(*policy());
   return ok();
@@ -356,10 +362,29 @@ Result<void> Agent::reload_policy() {
   return ok();
 }
 
+// Tamper watch (docs/policy.md): changes to the preload configuration and to the agent's own
+// files by anyone but the agent, decided like any event (a rule on ringside.tamper can alert).
+void Agent::start_tamper_watch() {
+  if (!opts_.kernel_level || !policy()->settings().tamper.watch) return;
+  const std::string db = opts_.db_path.empty() ? opts_.exports.db_path : opts_.db_path;
+  auto w = TamperWatch::start(
+      tamper_targets(opts_.agent_binary, policy_from_file_ ? opts_.policy_path : "", db),
+      static_cast<int32_t>(getpid()), [this](Event&& ev) {
+        decide(ev);
+        emit(std::move(ev));
+      });
+  if (!w) {
+    log().warn("{}; changes to the agent's files are not reported", w.error().message);
+    return;
+  }
+  tamper_watch_ = std::move(w).value();
+}
+
 void Agent::stop() {
   if (stopped_) return;
   stopped_ = true;
   sd_notify(0, "STOPPING=1");
+  tamper_watch_.reset();
   policy_watcher_.reset();
   metrics_server_.reset();
   if (canary_) canary_->stop();
@@ -483,6 +508,12 @@ void Agent::emit(Event&& ev) {
   if (!ev.has(Field::kRingsideVerdict)) ev.set(Field::kRingsideVerdict, "allow");
   if (canary_) canary_->observe(ev);
   losses_.observe(ev);
+  if (preload_env_watch_) {
+    if (auto tamper = preload_env_watch_->observe(ev)) {
+      decide(*tamper);
+      emit(std::move(*tamper));
+    }
+  }
   if (!queue_.push(std::move(ev))) {
     // Counted by the queue; the sink thread reports it as a ringside.lost event.
   }

@@ -22,7 +22,9 @@
 #include "agent/loss_ledger.hpp"
 #include "agent/options.hpp"
 #include "agent/policy_watcher.hpp"
+#include "agent/preload_env_watch.hpp"
 #include "agent/process_table.hpp"
+#include "agent/tamper_watch.hpp"
 #include "core/lost_event.hpp"
 #include "metrics/agent_metrics.hpp"
 #include "sensors/sensor.hpp"
@@ -82,6 +84,7 @@ class Agent final : public SensorContext {
   Result<void> start_sensor(size_t index);
   void sink_loop();
   void write_ready_file();
+  void start_tamper_watch();
   void write_stats_file() const;
   // Atomically replaced (write a temporary file, rename), so a reader never sees half a file.
   static void write_file_atomically(const std::string& path, const std::string& text);
@@ -120,7 +123,9 @@ class Agent final : public SensorContext {
   double sink_lag_seconds_ = 0;
   int64_t watchdog_interval_ns_ = 0;  // systemd WatchdogSec / 2; 0: off
   int64_t last_watchdog_ns_ = 0;
-  std::unique_ptr<PolicyWatcher> policy_watcher_;  // reload on a change of the file
+  std::unique_ptr<PolicyWatcher> policy_watcher_;       // reload on a change of the file
+  std::unique_ptr<TamperWatch> tamper_watch_;           // settings.tamper.watch
+  std::unique_ptr<PreloadEnvWatch> preload_env_watch_;  // the same, with both levels
   bool policy_from_file_ = false;  // create() loaded it (create_with was handed one)
   bool started_ = false;
   bool stopped_ = false;

@@ -126,6 +126,11 @@ std::vector<EnforcementPoint> enforcement_points(const Rule& rule) {
     const int ti = schema::event_type_index(static_cast<uint16_t>(t));
     if (ti >= 0 && schema::kEventTypes[ti].category == "file") file_points(rule, t, pts);
     if (ti >= 0 && schema::kEventTypes[ti].category == "network") network_points(rule, t, pts);
+    if (t == EventType::kRingsideTamper && rule.applies_at(Level::kKernel)) {
+      pts.push_back({Level::kKernel, "eBPF socket programs' cgroup links", true,
+                     "a detached program is attached again (ringside.enforcement restored); "
+                     "changed files are reported, not restored"});
+    }
     for (auto& p : pts) {
       if (!has_point(all, p)) all.push_back(std::move(p));
     }

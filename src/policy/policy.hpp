@@ -170,6 +170,12 @@ struct SupervisorSettings {
   bool restart = true;
 };
 
+// Tamper watch (docs/policy.md): report changes to the preload configuration and to the
+// agent's binary, policy and store, and detached BPF programs.
+struct TamperSettings {
+  bool watch = true;
+};
+
 struct Settings {
   FailMode fail_mode = FailMode::kOpen;
   int decision_deadline_ms = 200;
@@ -180,6 +186,7 @@ struct Settings {
   KeyboardSettings keyboard;
   CanarySettings canary;
   SupervisorSettings supervisor;
+  TamperSettings tamper;
 };
 
 // Three-valued result of a condition: a field the event lacks is unknown.

@@ -212,6 +212,25 @@ void parse_supervisor_settings(const YAML::Node& n, SupervisorSettings& s,
   }
 }
 
+// Tamper watch (docs/policy.md): `watch`, true or false.
+void parse_tamper_settings(const YAML::Node& n, TamperSettings& t, const SettingsError& error) {
+  if (!n.IsMap()) {
+    error(pos_of(n), "'tamper' settings must be a mapping (watch), found " + node_kind(n));
+    return;
+  }
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string text = kv.second.IsScalar() ? kv.second.Scalar() : "";
+    if (key != "watch") {
+      error(pos_of(kv.first), "unknown tamper setting '" + key + "' (expected watch)");
+    } else if (text == "true" || text == "false") {
+      t.watch = text == "true";
+    } else {
+      error(pos_of(kv.second), "watch must be true or false, found " + node_kind(kv.second));
+    }
+  }
+}
+
 }  // namespace
 
 void parse_settings(const YAML::Node& n, Settings& s, const SettingsError& error) {
@@ -255,10 +274,12 @@ void parse_settings(const YAML::Node& n, Settings& s, const SettingsError& error
       parse_canary_settings(v, s.canary, error);
     } else if (key == "supervisor") {
       parse_supervisor_settings(v, s.supervisor, error);
+    } else if (key == "tamper") {
+      parse_tamper_settings(v, s.tamper, error);
     } else {
       error(pos_of(kv.first), "unknown setting '" + key +
                                   "' (expected fail_mode, decision_deadline_ms, hash_max_bytes, "
-                                  "file, network, keyboard, canary, supervisor)");
+                                  "file, network, keyboard, canary, supervisor, tamper)");
     }
   }
 }

@@ -1,5 +1,6 @@
 #include "sensors/kernel/bpf_object.hpp"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <algorithm>
@@ -114,6 +115,14 @@ Error libbpf_error(std::string_view what, int err, const LibbpfCapture* capture)
     if (!why.empty()) e.message += " (libbpf: " + why + ")";
   }
   return e;
+}
+
+bool cgroup_link_detached(int link_fd) {
+  bpf_link_info info{};
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(link_fd, &info, &len) != 0) return false;
+  // The kernel reports cgroup id 0 once the link lost its cgroup.
+  return info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id == 0;
 }
 
 }  // namespace ringside::bpf

@@ -39,4 +39,9 @@ class LibbpfCapture {
 // libbpf return value (negative errno) or an errno.
 Error libbpf_error(std::string_view what, int err, const LibbpfCapture* capture = nullptr);
 
+// True when the cgroup link behind `link_fd` no longer attaches its program to a cgroup
+// (someone ran BPF_LINK_DETACH on it, e.g. `bpftool link detach`); false while attached or when
+// the kernel cannot say.
+bool cgroup_link_detached(int link_fd);
+
 }  // namespace ringside::bpf

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -33,6 +34,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/lost_event.hpp"
+#include "core/tamper_event.hpp"
 #include "network.skel.h"
 #include "policy/kernel_net_rules.hpp"
 #include "sensors/kernel/bpf/network_abi.h"
@@ -96,6 +98,13 @@ struct NetworkEbpfSensor::Impl {
   void finish(Event ev, const rs_rec_net_op& rec, const rs_rec_net_op* verdict);
   void expire_verdicts(bool all);
   void check_losses(bool now = false);
+  void check_links();
+  // The programs attach_cgroup attaches, in the order of cgroup_links.
+  std::array<bpf_program*, 7> cgroup_programs() const {
+    return {skel->progs.rs_connect4, skel->progs.rs_connect6, skel->progs.rs_sendmsg4,
+            skel->progs.rs_sendmsg6, skel->progs.rs_bind4,    skel->progs.rs_bind6,
+            skel->progs.rs_sockops};
+  }
   void flush();
   void name_executable(Event& ev, const rs_rec_net_op& r);
   std::string rule_name(uint16_t gen, uint32_t index);
@@ -107,8 +116,11 @@ struct NetworkEbpfSensor::Impl {
   SensorCounters counters;
   network* skel = nullptr;
   std::vector<bpf_link*> links;
-  std::vector<bpf_link*> cgroup_links;
-  std::string cgroup_dir;
+  std::vector<bpf_link*> cgroup_links;  // cgroup_mu
+  std::string cgroup_dir;               // cgroup_mu
+  std::mutex cgroup_mu;                 // apply() against the consumer's link check
+  int64_t last_link_check_ns = 0;
+  uint32_t detach_reported = 0;  // cgroup_links found detached, by index; cgroup_mu
   ring_buffer* ring = nullptr;
   OrigDstServer query;
   std::thread consumer;
@@ -195,9 +207,7 @@ Result<void> NetworkEbpfSensor::Impl::attach_cgroup(const std::string& dir) {
   if (fd < 0) return errno_error("network_ebpf: open cgroup " + dir);
   bpf::LibbpfCapture capture;
   std::vector<bpf_link*> fresh;
-  for (bpf_program* p : {skel->progs.rs_connect4, skel->progs.rs_connect6, skel->progs.rs_sendmsg4,
-                         skel->progs.rs_sendmsg6, skel->progs.rs_bind4, skel->progs.rs_bind6,
-                         skel->progs.rs_sockops}) {
+  for (bpf_program* p : cgroup_programs()) {
     bpf_link* link = bpf_program__attach_cgroup(p, fd);
     if (link == nullptr) {
       const int err = errno;
@@ -213,6 +223,7 @@ Result<void> NetworkEbpfSensor::Impl::attach_cgroup(const std::string& dir) {
   detach_cgroup();
   cgroup_links = std::move(fresh);
   cgroup_dir = dir;
+  detach_reported = 0;
   log().info("network_ebpf: socket programs attached to cgroup {}", dir);
   return ok();
 }
@@ -228,8 +239,11 @@ Result<void> NetworkEbpfSensor::Impl::apply(const policy::Policy& policy) {
   std::string dir = policy.settings().network.cgroup;
   if (dir.empty()) dir = cgroup2_root();
   if (dir.empty()) return Error{"network_ebpf: no cgroup2 file system mounted"};
-  if (dir != cgroup_dir) {
-    if (auto r = attach_cgroup(dir); !r) return r;
+  {
+    std::lock_guard lock(cgroup_mu);
+    if (dir != cgroup_dir) {
+      if (auto r = attach_cgroup(dir); !r) return r;
+    }
   }
   uint16_t gen = static_cast<uint16_t>(generation + 1);
   if (gen == 0) gen = 1;
@@ -299,8 +313,43 @@ void NetworkEbpfSensor::Impl::run() {
     ring_buffer__consume(ring);
     expire_verdicts(false);
     check_losses();
+    check_links();
     flush();
   }
+}
+
+// Tamper watch: a socket program detached from its cgroup (BPF_LINK_DETACH) is reported as
+// ringside.tamper; a deny rule on it has the programs attached again.
+void NetworkEbpfSensor::Impl::check_links() {
+  const int64_t now = clock::monotonic_ns();
+  if (now - last_link_check_ns < kLossCheckNs) return;
+  last_link_check_ns = now;
+  std::lock_guard lock(cgroup_mu);
+  std::string detached;
+  for (size_t i = 0; i < cgroup_links.size(); ++i) {
+    const uint32_t bit = 1u << i;
+    if ((detach_reported & bit) != 0 || !bpf::cgroup_link_detached(bpf_link__fd(cgroup_links[i]))) {
+      continue;
+    }
+    detach_reported |= bit;  // reported once, until attached again
+    if (!detached.empty()) detached += ", ";
+    detached += i < cgroup_programs().size() ? bpf_program__name(cgroup_programs()[i]) : "?";
+  }
+  if (detached.empty()) return;
+  const std::string dir = cgroup_dir;
+  const std::string what = "network_ebpf: " + detached + " detached from cgroup " + dir;
+  Event ev = tamper_event("ebpf", "bpf_program", "detach", dir, what);
+  if (ctx->decide(ev).verdict == Verdict::kDeny) {
+    cgroup_dir.clear();  // attach_cgroup replaces the detached links
+    if (auto r = attach_cgroup(dir); r) {
+      ev.set(Field::kRingsideEnforcement, "restored");
+      counters.denied.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      ev.set(Field::kRingsideEnforcement, "none");
+      ev.set(Field::kRingsideMessage, what + "; attaching again failed: " + r.error().message);
+    }
+  }
+  batch.push_back(std::move(ev));
 }
 
 void NetworkEbpfSensor::Impl::flush() {
