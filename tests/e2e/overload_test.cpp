@@ -84,13 +84,13 @@ std::unique_ptr<AgentProcess> start_agent(const AgentProcess::Options& o) {
   return agent;
 }
 
-// A slow sink (2 ms per event) behind a 64-event queue, fed by ~300 short-lived processes:
+// A slow sink (2 ms per event) behind a 64-event queue, fed by ~600 short-lived processes:
 // every event gets a sequence number when it is emitted, so delivered + dropped must account
 // for every number exactly.
 TEST(OverloadSlow, EventQueueBehindSlowSink) {
   if (!is_root()) GTEST_SKIP() << "needs root (eBPF process sensor)";
   constexpr int kQueue = 64;
-  constexpr int kChildren = 300;
+  constexpr int kChildren = 600;
   AgentProcess::Options o;
   o.levels = "kernel";
   o.domains = "process";
