@@ -159,20 +159,21 @@ void Agent::build_sensors() {
         add(std::make_unique<ProcConnectorSensor>());
       } else {
         ProcessEbpfSensor::Options po;
-        if (opts_.process_ring_bytes != 0) po.ring_bytes = opts_.process_ring_bytes;
+        if (opts_.ring_bytes != 0) po.ring_bytes = opts_.ring_bytes;
         add(std::make_unique<ProcessEbpfSensor>(po));
       }
       add(std::make_unique<ExecFanotifySensor>());
     }
   }
   if (opts_.domains.count(Domain::kFile) && opts_.kernel_level) {
-    add(std::make_unique<FileEbpfSensor>());
+    add(std::make_unique<FileEbpfSensor>(opts_.ring_bytes));
     add(std::make_unique<FileFanotifySensor>());
     add(std::make_unique<OpenFanotifySensor>());
   }
   if (opts_.domains.count(Domain::kNetwork) && opts_.kernel_level) {
     const auto sock_dir = std::filesystem::path(opts_.hook_socket).parent_path();
-    auto ebpf = std::make_unique<NetworkEbpfSensor>((sock_dir / "origdst.sock").string());
+    auto ebpf =
+        std::make_unique<NetworkEbpfSensor>((sock_dir / "origdst.sock").string(), opts_.ring_bytes);
     const FlowOwners* owners = ebpf.get();
     add(std::move(ebpf));
     add(std::make_unique<NfqueueSensor>(owners));

@@ -27,11 +27,11 @@ struct AgentOptions {
   bool force_fallback = false;  // use the proc connector instead of eBPF for processes
   std::string hook_socket = "/run/ringside/hook.sock";
   size_t queue_capacity = 1 << 16;
-  size_t process_ring_bytes = 0;  // process_ebpf's ring buffer; 0: its default (8 MiB)
-  int64_t sink_delay_us = 0;      // > 0: a sink that takes this long per event (loss tests)
-  std::string agent_binary;       // /proc/self/exe, for "never decide on our own files"
-  ExportOptions exports;          // --syslog, --kafka, --db retention (db_path above wins)
-  std::string metrics_addr;       // --metrics 127.0.0.1:PORT; empty: no endpoint
+  size_t ring_bytes = 0;      // every eBPF sensor's ring buffer; 0: each one's default
+  int64_t sink_delay_us = 0;  // > 0: a sink that takes this long per event (loss tests)
+  std::string agent_binary;   // /proc/self/exe, for "never decide on our own files"
+  ExportOptions exports;      // --syslog, --kafka, --db retention (db_path above wins)
+  std::string metrics_addr;   // --metrics 127.0.0.1:PORT; empty: no endpoint
   // Fault injection (--fault-stop-sensor, --fault-after-ms): this sensor is stopped that long
   // after the start while the agent still counts it live, as a sensor that silently went
   // blind would be (the canary heartbeat's test).

@@ -123,7 +123,7 @@ int run(const RunArgs& a) {
   o.fault_stop_sensor = a.fault_stop_sensor;
   o.fault_after_ms = a.fault_after_ms;
   if (a.queue_capacity != 0) o.queue_capacity = a.queue_capacity;
-  o.process_ring_bytes = a.ring_bytes;
+  o.ring_bytes = a.ring_bytes;
   o.sink_delay_us = a.sink_delay_us;
   if (!a.hook_socket.empty()) {
     o.hook_socket = a.hook_socket;
@@ -215,8 +215,12 @@ void add_run(CLI::App& app, int& status) {
                   "Events the queue to the sinks holds before it drops (default 65536)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 24));
   cmd->add_option("--ring-bytes", args->ring_bytes,
-                  "Size of the process eBPF ring buffer: a power of two, at least 4096 "
-                  "(default 8 MiB; small sizes are for loss tests)");
+                  "Size of each eBPF sensor's ring buffer: a power of two, at least 4096 "
+                  "(default 8 MiB, file 16 MiB; small sizes are for loss tests)")
+      ->check([](const std::string& v) -> std::string {
+        const unsigned long long n = std::strtoull(v.c_str(), nullptr, 10);
+        return n >= 4096 && (n & (n - 1)) == 0 ? "" : "must be a power of two, at least 4096";
+      });
   cmd->add_option("--sink-delay-us", args->sink_delay_us,
                   "Testing: add a sink that takes this many microseconds per event (a slow sink)")
       ->check(CLI::Range(int64_t{0}, int64_t{1000000}));

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -190,6 +191,106 @@ TEST(OverloadSlow, ProcessRingWhileAgentStopped) {
   const json stats = agent->stats();
   EXPECT_EQ(stats["sensors"]["process_ebpf"]["dropped"].get<int64_t>(), r.count) << stats.dump();
   EXPECT_EQ(stats["queue"]["dropped"].get<int64_t>(), 0);
+}
+
+// The file and network eBPF rings at their smallest (4 KiB) while the agent is stopped: the
+// test's own operations are generated, its delivered events counted; like the process ring,
+// these rings are host-wide, so delivered + dropped >= generated, and the reported losses equal
+// the sensor's drop counter exactly.
+struct RingRun {
+  std::string channel, sensor;
+  int64_t generated = 0, delivered = 0;
+  Losses lost;
+  json stats;
+};
+
+RingRun ring_while_stopped(const std::string& domain, const std::string& policy, int ops,
+                           const std::function<void()>& op,
+                           const std::function<bool(const json&)>& mine) {
+  RingRun r;
+  r.sensor = domain + "_ebpf";
+  r.channel = r.sensor + ".ring";
+  AgentProcess::Options o;
+  o.levels = "kernel";
+  o.domains = domain;
+  o.policy_yaml = policy;
+  o.extra_args = {"--ring-bytes", "4096"};
+  auto agent = start_agent(o);
+  if (!agent) return r;
+  if (!stop_fully(agent->pid())) {
+    ADD_FAILURE() << "the agent did not stop";
+    return r;
+  }
+  for (int i = 0; i < ops; ++i) op();
+  r.generated = ops;
+  kill(agent->pid(), SIGCONT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(agent->stop(), 0) << agent->log();
+  const auto events = agent->events();
+  for (const json& ev : events) r.delivered += mine(ev) ? 1 : 0;
+  const auto lost = losses_by_channel(events);
+  if (lost.count(r.channel) != 0) r.lost = lost.at(r.channel);
+  r.stats = agent->stats();
+  std::printf(
+      "%s: generated %lld records (this test's operations), delivered %lld, dropped %lld "
+      "host-wide in %d ringside.lost events (ring 4096 bytes)\n",
+      r.channel.c_str(), static_cast<long long>(r.generated), static_cast<long long>(r.delivered),
+      static_cast<long long>(r.lost.count), r.lost.events);
+  return r;
+}
+
+void expect_ring_accounting(const RingRun& r) {
+  ASSERT_GT(r.lost.events, 0) << "no ringside.lost for " << r.channel;
+  EXPECT_LT(r.delivered, r.generated);
+  EXPECT_GE(r.delivered + r.lost.count, r.generated) << "records neither delivered nor counted";
+  EXPECT_GE(r.lost.count, r.generated - 150) << "a 4 KiB ring holds well under 150 records";
+  EXPECT_EQ(r.lost.total, r.lost.count);
+  EXPECT_EQ(r.lost.accuracy, "exact");
+  EXPECT_EQ(r.stats["sensors"][r.sensor]["dropped"].get<int64_t>(), r.lost.count) << r.stats.dump();
+}
+
+TEST(OverloadSlow, FileRingWhileAgentStopped) {
+  if (!is_root()) GTEST_SKIP() << "needs root (eBPF file sensor)";
+  ScratchDir dir("overload-file");
+  const std::string file = std::filesystem::canonical(dir.path()).string() + "/f";
+  std::ofstream(file) << "x";
+  const auto r = ring_while_stopped(
+      "file", "settings: {file: {opens: all, watch: [" + dir.path() + "]}}\nrules: []\n", 2000,
+      [&] {
+        const int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) close(fd);
+      },
+      [&](const json& ev) {
+        return str_field(ev, "event.action") == "open" && str_field(ev, "file.path") == file &&
+               int_field(ev, "process.pid") == getpid();
+      });
+  expect_ring_accounting(r);
+}
+
+TEST(OverloadSlow, NetworkRingWhileAgentStopped) {
+  if (!is_root()) GTEST_SKIP() << "needs root (eBPF network sensor)";
+  // Connects to a loopback port nobody listens on: refused at once, one record each.
+  const int probe = listen_tcp(0, 1);
+  ASSERT_GE(probe, 0);
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  ASSERT_EQ(getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  close(probe);
+  const int port = ntohs(a.sin_port);
+  const auto r = ring_while_stopped(
+      "network", "settings: {network: {nfqueue: off, dns: false}}\nrules: []\n", 2000,
+      [&] {
+        const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return;
+        (void)connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+        close(fd);
+      },
+      [&](const json& ev) {
+        return str_field(ev, "event.action") == "connect" &&
+               int_field(ev, "destination.port") == port &&
+               int_field(ev, "process.pid") == getpid();
+      });
+  expect_ring_accounting(r);
 }
 
 // The hook socket while the agent is stopped: one hooked shell opens files for writing until

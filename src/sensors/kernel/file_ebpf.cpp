@@ -119,6 +119,7 @@ struct AgentFilter {
 }  // namespace
 
 struct FileEbpfSensor::Impl {
+  size_t ring_bytes = kRingBytes;
   Result<void> start(SensorContext& c);
   Result<void> apply(const policy::Policy& policy);
   void stop();
@@ -179,10 +180,10 @@ Result<void> FileEbpfSensor::Impl::start(SensorContext& c) {
     destroy_objects();
     return e;
   };
-  if (const int err = bpf_map__set_max_entries(skel->maps.events, kRingBytes); err != 0) {
+  if (const int err = bpf_map__set_max_entries(skel->maps.events, ring_bytes); err != 0) {
     return fail("size the ring buffer", err);
   }
-  skel->rodata->wake_threshold = kRingBytes / 8;
+  skel->rodata->wake_threshold = ring_bytes / 8;
   skel->rodata->agent_tgid = static_cast<uint32_t>(getpid());
   for (const Hooked& h : kHooked) {
     if (h.nr >= 0 && h.nr < RS_FILE_NR_MAX) skel->rodata->nr_kind[h.nr] = h.kind;
@@ -438,7 +439,9 @@ SensorStats FileEbpfSensor::Impl::stats() const {
   return s;
 }
 
-FileEbpfSensor::FileEbpfSensor() : impl_(std::make_unique<Impl>()) {}
+FileEbpfSensor::FileEbpfSensor(size_t ring_bytes) : impl_(std::make_unique<Impl>()) {
+  if (ring_bytes != 0) impl_->ring_bytes = ring_bytes;
+}
 
 FileEbpfSensor::~FileEbpfSensor() { stop(); }
 

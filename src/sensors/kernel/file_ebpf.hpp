@@ -11,7 +11,8 @@ namespace ringside {
 
 class FileEbpfSensor final : public Sensor {
  public:
-  FileEbpfSensor();
+  // `ring_bytes`: the ring buffer's size, a power of two of at least 4096 (0: 16 MiB).
+  explicit FileEbpfSensor(size_t ring_bytes = 0);
   ~FileEbpfSensor() override;
 
   std::string_view name() const override { return "file_ebpf"; }

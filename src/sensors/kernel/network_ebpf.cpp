@@ -79,7 +79,8 @@ std::string cgroup2_root() {
 }
 
 struct NetworkEbpfSensor::Impl {
-  explicit Impl(std::string query_socket) : query_path(std::move(query_socket)) {}
+  Impl(std::string query_socket, size_t ring_size)
+      : query_path(std::move(query_socket)), ring_bytes(ring_size != 0 ? ring_size : kRingBytes) {}
   Result<void> start(SensorContext& c);
   Result<void> apply(const policy::Policy& policy);
   Result<void> attach_cgroup(const std::string& dir);
@@ -112,6 +113,7 @@ struct NetworkEbpfSensor::Impl {
   void destroy_objects();
 
   std::string query_path;
+  size_t ring_bytes;
   SensorContext* ctx = nullptr;
   SensorCounters counters;
   network* skel = nullptr;
@@ -164,10 +166,10 @@ Result<void> NetworkEbpfSensor::Impl::start(SensorContext& c) {
     destroy_objects();
     return e;
   };
-  if (const int err = bpf_map__set_max_entries(skel->maps.events, kRingBytes); err != 0) {
+  if (const int err = bpf_map__set_max_entries(skel->maps.events, ring_bytes); err != 0) {
     return fail("size the ring buffer", err);
   }
-  skel->rodata->wake_threshold = kRingBytes / 8;
+  skel->rodata->wake_threshold = ring_bytes / 8;
   skel->rodata->agent_tgid = static_cast<uint32_t>(getpid());
   const bool uring = tracepoint_exists("io_uring", "io_uring_submit_req") &&
                      tracepoint_exists("io_uring", "io_uring_complete");
@@ -573,8 +575,8 @@ SensorStats NetworkEbpfSensor::Impl::stats() const {
   return s;
 }
 
-NetworkEbpfSensor::NetworkEbpfSensor(std::string query_socket)
-    : impl_(std::make_unique<Impl>(std::move(query_socket))) {}
+NetworkEbpfSensor::NetworkEbpfSensor(std::string query_socket, size_t ring_bytes)
+    : impl_(std::make_unique<Impl>(std::move(query_socket), ring_bytes)) {}
 
 NetworkEbpfSensor::~NetworkEbpfSensor() { stop(); }
 

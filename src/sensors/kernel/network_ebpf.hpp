@@ -16,8 +16,9 @@ namespace ringside {
 
 class NetworkEbpfSensor final : public Sensor, public FlowOwners {
  public:
-  // `query_socket`: where redirect inspectors ask for original destinations (ORIGDST).
-  explicit NetworkEbpfSensor(std::string query_socket);
+  // `query_socket`: where redirect inspectors ask for original destinations (ORIGDST);
+  // `ring_bytes`: the ring buffer's size, a power of two of at least 4096 (0: 8 MiB).
+  explicit NetworkEbpfSensor(std::string query_socket, size_t ring_bytes = 0);
   ~NetworkEbpfSensor() override;
 
   std::string_view name() const override { return "network_ebpf"; }
