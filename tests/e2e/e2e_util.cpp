@@ -25,6 +25,27 @@ std::string build_dir() { return RINGSIDE_BUILD_DIR; }
 std::string source_dir() { return RINGSIDE_SOURCE_DIR; }
 bool is_root() { return geteuid() == 0; }
 
+bool stop_all_threads(pid_t pid) {
+  if (kill(pid, SIGSTOP) != 0) return false;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool all = true;
+    std::error_code ec;
+    for (const auto& t : std::filesystem::directory_iterator(dir, ec)) {
+      std::string stat;
+      std::getline(std::ifstream(t.path() / "stat"), stat);
+      const size_t paren = stat.rfind(')');
+      if (paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'T') {
+        all = false;
+      }
+    }
+    if (all && !ec) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return false;
+}
+
 int listen_tcp(uint16_t port, int backlog) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;

@@ -62,6 +62,11 @@ struct RunResult {
 RunResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
               std::chrono::milliseconds timeout = 20s);
 
+// SIGSTOP, then waits (up to 5 s) until every thread of `pid` is stopped: the signal is
+// delivered asynchronously, and a thread busy on another CPU may still answer a request for a
+// moment. False when they did not all stop.
+bool stop_all_threads(pid_t pid);
+
 // A TCP socket listening on 127.0.0.1:`port` (SO_REUSEADDR), or -1.
 int listen_tcp(uint16_t port, int backlog);
 

@@ -383,7 +383,7 @@ TEST_F(ExecFanotify, KilledAgentReleasesBlockedExecs) {
   const std::string denied = copy_program("/bin/true", mnt_->file("denied"));
   const std::string waiting = copy_program("/bin/true", mnt_->file("waiting"));
   ASSERT_NO_FATAL_FAILURE(start_agent("rules:\n" + path_rule("no-denied", denied)));
-  agent_->signal(SIGSTOP);
+  ASSERT_TRUE(stop_all_threads(agent_->pid())) << "the agent did not stop";
   const pid_t child = fork();
   if (child == 0) {
     char* argv[] = {const_cast<char*>(waiting.c_str()), nullptr};

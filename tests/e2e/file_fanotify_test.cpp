@@ -211,7 +211,7 @@ TEST_F(FileFanotify, EachWriteSessionIsOneModify) {
 TEST_F(FileFanotify, OverflowIsCountedAndReported) {
   ASSERT_NO_FATAL_FAILURE(start_agent(mnt_->path()));
   // The kernel queues at most 16384 events for a group by default; a stopped agent reads none.
-  agent_->signal(SIGSTOP);
+  ASSERT_TRUE(stop_all_threads(agent_->pid())) << "the agent did not stop";
   for (int i = 0; i < 18000; ++i) create_file(mnt_->file("f" + std::to_string(i)));
   agent_->signal(SIGCONT);
   auto lost = agent_->wait_for(

@@ -68,29 +68,6 @@ size_t cgroup_programs(const std::string& cgroup) {
   return count_of(run({"bpftool", "cgroup", "show", cgroup}).out, "connect4");
 }
 
-// Waits (up to 2 s) until every thread of `pid` is in the stopped state: a thread busy on
-// another CPU when SIGSTOP is sent may still answer a request for a moment.
-bool all_threads_stopped(pid_t pid) {
-  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
-  const auto deadline = Clock::now() + 2s;
-  while (Clock::now() < deadline) {
-    bool all = true;
-    std::error_code ec;
-    for (const auto& t : std::filesystem::directory_iterator(dir, ec)) {
-      std::ifstream in(t.path() / "stat");
-      std::string line;
-      std::getline(in, line);
-      const size_t paren = line.rfind(')');
-      if (paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'T') {
-        all = false;
-      }
-    }
-    if (all && !ec) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return false;
-}
-
 class KillTrialsSlow : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -164,8 +141,7 @@ class KillTrialsSlow : public ::testing::Test {
       SCOPED_TRACE("trial " + std::to_string(t));
       ASSERT_NO_FATAL_FAILURE(start_agent(domains));
       ASSERT_NO_FATAL_FAILURE(check(t));
-      agent_->signal(SIGSTOP);
-      ASSERT_TRUE(all_threads_stopped(agent_->pid())) << "the agent did not stop";
+      ASSERT_TRUE(stop_all_threads(agent_->pid())) << "the agent did not stop";
       std::vector<Waiter> ws = waiting(t);
       std::this_thread::sleep_for(30ms);  // callers are inside their system call
       for (auto& w : ws) {                // and none got through without the agent

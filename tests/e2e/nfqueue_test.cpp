@@ -332,7 +332,7 @@ TEST_F(Nfqueue, KilledAgentLeavesTrafficFlowingAndTheNextStartCleansUp) {
   ASSERT_EQ(connect_tcp(kDeniedPort).err, ECONNREFUSED);
 
   // Freeze the agent so a SYN waits in the queue, then kill it with the packet queued.
-  agent_->signal(SIGSTOP);
+  ASSERT_TRUE(stop_all_threads(agent_->pid())) << "the agent did not stop";
   std::atomic<int> queued_err{-1};
   std::atomic<int64_t> queued_ms{0};
   std::thread client([&] {

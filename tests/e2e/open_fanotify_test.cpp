@@ -228,7 +228,7 @@ TEST_F(OpenFanotify, ReadThroughAnOpenDescriptorOfNowDeniedContentFails) {
 // and killing it releases them.
 TEST_F(OpenFanotify, KilledAgentReleasesABlockedOpen) {
   ASSERT_NO_FATAL_FAILURE(start_agent(policy(path_rule("no-secret", secret_))));
-  agent_->signal(SIGSTOP);
+  ASSERT_TRUE(stop_all_threads(agent_->pid())) << "the agent did not stop";
   const pid_t child = fork();
   if (child == 0) {
     const int fd = open(other_.c_str(), O_RDONLY);

@@ -56,28 +56,6 @@ std::map<std::string, Losses> losses_by_channel(const std::vector<json>& events)
   return out;
 }
 
-// SIGSTOP, then waits until every thread of `pid` is stopped: the signal is delivered
-// asynchronously, and a reader thread running on another CPU would otherwise go on reading.
-bool stop_fully(pid_t pid) {
-  if (kill(pid, SIGSTOP) != 0) return false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (std::chrono::steady_clock::now() < deadline) {
-    bool all = true;
-    for (const auto& t :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-      std::string stat;
-      std::getline(std::ifstream(t.path() / "stat"), stat);
-      const size_t close = stat.rfind(')');
-      if (close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'T') {
-        all = false;
-      }
-    }
-    if (all) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return false;
-}
-
 std::unique_ptr<AgentProcess> start_agent(const AgentProcess::Options& o) {
   std::string error;
   auto agent = AgentProcess::start(o, &error);
@@ -152,7 +130,7 @@ TEST(OverloadSlow, ProcessRingWhileAgentStopped) {
   auto agent = start_agent(o);
   ASSERT_TRUE(agent);
   std::set<int64_t> children;
-  ASSERT_TRUE(stop_fully(agent->pid()));
+  ASSERT_TRUE(stop_all_threads(agent->pid()));
   for (int i = 0; i < kChildren; ++i) {
     const pid_t pid = fork();
     if (pid == 0) _exit(0);
@@ -217,7 +195,7 @@ RingRun ring_while_stopped(const std::string& domain, const std::string& policy,
   o.extra_args = {"--ring-bytes", "4096"};
   auto agent = start_agent(o);
   if (!agent) return r;
-  if (!stop_fully(agent->pid())) {
+  if (!stop_all_threads(agent->pid())) {
     ADD_FAILURE() << "the agent did not stop";
     return r;
   }
@@ -313,7 +291,7 @@ TEST(OverloadSlow, HookSocketWhileAgentStopped) {
                              std::to_string(kOpens) +
                              " ]; do : > f$i; i=$((i+1)); done; "
                              "while [ ! -e go ]; do :; done; : > last";
-  ASSERT_TRUE(stop_fully(agent->pid()));
+  ASSERT_TRUE(stop_all_threads(agent->pid()));
   std::vector<std::string> env_strings = agent->hook_env();
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   std::vector<char*> envp;
@@ -392,7 +370,7 @@ TEST(OverloadSlow, FanotifyQueueWhileAgentStopped) {
   auto agent = start_agent(o);
   ASSERT_TRUE(agent);
   const int64_t generated = 10 * queue_max;
-  ASSERT_TRUE(stop_fully(agent->pid()));
+  ASSERT_TRUE(stop_all_threads(agent->pid()));
   int64_t made = 0;
   for (int64_t i = 0; i < generated; ++i) {
     const std::string path = dir + "/f" + std::to_string(i);
@@ -489,7 +467,7 @@ TEST(OverloadSlow, NfqueueWhileAgentStopped) {
   auto agent = start_agent(o);
   ASSERT_TRUE(agent);
   int made = 0;
-  ASSERT_TRUE(stop_fully(agent->pid()));
+  ASSERT_TRUE(stop_all_threads(agent->pid()));
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(9);  // nothing listens: an accepted SYN gets a reset

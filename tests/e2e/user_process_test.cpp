@@ -385,7 +385,7 @@ TEST_F(user_process, MissedDeadlineFallsBackToTheFailMode) {
     pid_t pid;
     ~Resume() { ::kill(pid, SIGCONT); }
   } resume{agent_->pid()};
-  agent_->signal(SIGSTOP);
+  ASSERT_TRUE(stop_all_threads(agent_->pid())) << "the agent did not stop";
   const auto start = std::chrono::steady_clock::now();
   const RunResult r = call({"execv", Kind::kExec, false}, target_);
   const auto waited = std::chrono::steady_clock::now() - start;
