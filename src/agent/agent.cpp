@@ -40,6 +40,14 @@ constexpr size_t kHashCacheEntries = 4096;
 constexpr size_t kAncestryDepth = 8;
 constexpr int64_t kExitedGraceNs = 10LL * 1000 * 1000 * 1000;
 
+// A process start time (wall clock, ns) in clock ticks since boot, as the process table keys
+// processes. The wall-clock offset comes from the same cache that converted the record's boot
+// time (asking boot_to_realtime for a time far from now would refresh it for everyone).
+int64_t start_ticks_of(int64_t start_ns) {
+  const int64_t boot_now = clock::boottime_ns();
+  return clock::boot_ns_to_ticks(start_ns - (clock::boot_to_realtime(boot_now) - boot_now));
+}
+
 std::string_view base_name(std::string_view path) {
   const size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
@@ -367,9 +375,8 @@ Result<void> Agent::reload_policy() {
 // files by anyone but the agent, decided like any event (a rule on ringside.tamper can alert).
 void Agent::start_tamper_watch() {
   if (!opts_.kernel_level || !policy()->settings().tamper.watch) return;
-  const std::string db = opts_.db_path.empty() ? opts_.exports.db_path : opts_.db_path;
   auto w = TamperWatch::start(
-      tamper_targets(opts_.agent_binary, policy_from_file_ ? opts_.policy_path : "", db),
+      tamper_targets(opts_.agent_binary, policy_from_file_ ? opts_.policy_path : "", opts_.db_path),
       static_cast<int32_t>(getpid()), [this](Event&& ev) {
         decide(ev);
         emit(std::move(ev));
@@ -426,15 +433,10 @@ void Agent::enrich(Event& ev) {
               !ev.has(Field::kUserId))) {
     // With the process's start time (kernel records have it) only that incarnation of the pid
     // is used: a stale entry for a reused pid never names the wrong executable.
-    // The wall-clock offset comes from the same cache that converted the record's boot time
-    // (asking boot_to_realtime for a time far from now would refresh it for everyone).
     const auto start_ns = ev.get_int(Field::kProcessStart);
-    const int64_t boot_now = clock::boottime_ns();
-    const int64_t wall_offset = clock::boot_to_realtime(boot_now) - boot_now;
-    const auto p = start_ns
-                       ? processes_.brief_or_read(static_cast<int32_t>(*pid),
-                                                  clock::boot_ns_to_ticks(*start_ns - wall_offset))
-                       : processes_.brief_or_read(static_cast<int32_t>(*pid));
+    const auto p =
+        start_ns ? processes_.brief_or_read(static_cast<int32_t>(*pid), start_ticks_of(*start_ns))
+                 : processes_.brief_or_read(static_cast<int32_t>(*pid));
     if (p) {
       if (!ev.has(Field::kProcessExecutable) && !p->executable.empty()) {
         ev.set(Field::kProcessExecutable, p->executable);
