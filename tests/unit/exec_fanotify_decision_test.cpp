@@ -30,6 +30,10 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+// Pids of the fake events lie above PID_MAX_LIMIT (2^22), so none can be this test's own pid:
+// the sensors let their own process through without asking the policy.
+constexpr int32_t kFakePid = 1 << 22;
+
 // Groups are eventfds (pollable like the real ones); events carry real descriptors of test
 // files so that the sensor can readlink and hash them.
 class FakeFanotify final : public Fanotify {
@@ -294,7 +298,7 @@ TEST_F(ExecFanotifyDecision, MarksTheDirectoryOfADeniedPath) {
 
 TEST_F(ExecFanotifyDecision, DeniesAnswersOnceAndReports) {
   start(kOpen, deny_path_rule());
-  const int id = fake_->push_exec(denied_, 4242);
+  const int id = fake_->push_exec(denied_, kFakePid + 42);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_DENY});
   const auto events = ctx_.wait_events(1);
   std::this_thread::sleep_for(50ms);
@@ -309,7 +313,7 @@ TEST_F(ExecFanotifyDecision, DeniesAnswersOnceAndReports) {
   EXPECT_EQ(ev.get_str(Field::kRingsideEnforcement), "blocked");
   EXPECT_EQ(ev.get_str(Field::kEventOutcome), "failure");
   EXPECT_EQ(ev.get_str(Field::kProcessExecutable), denied_);
-  EXPECT_EQ(ev.get_int(Field::kProcessPid), 4242);
+  EXPECT_EQ(ev.get_int(Field::kProcessPid), kFakePid + 42);
   EXPECT_EQ(ev.get_str(Field::kProcessHashSha256), sha256_hex("denied content"));
   EXPECT_EQ(sensor_->stats().denied, 1u);
   EXPECT_EQ(sensor_->stats().seen, 1u);
@@ -318,7 +322,7 @@ TEST_F(ExecFanotifyDecision, DeniesAnswersOnceAndReports) {
 
 TEST_F(ExecFanotifyDecision, AllowIsSilentAndNotCachedUnderAPathRule) {
   start(kOpen, deny_path_rule());
-  const int id = fake_->push_exec(allowed_, 4243);
+  const int id = fake_->push_exec(allowed_, kFakePid + 43);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_ALLOW});
   std::this_thread::sleep_for(50ms);
   EXPECT_TRUE(ctx_.events().empty());
@@ -328,9 +332,9 @@ TEST_F(ExecFanotifyDecision, AllowIsSilentAndNotCachedUnderAPathRule) {
 
 TEST_F(ExecFanotifyDecision, AllowUnderAContentRuleIsCachedOnTheInode) {
   start(kOpen, deny_hash_rule());
-  const int allowed = fake_->push_exec(allowed_, 4244);
+  const int allowed = fake_->push_exec(allowed_, kFakePid + 44);
   EXPECT_EQ(fake_->wait_responses(allowed, 5s), std::vector<uint32_t>{FAN_ALLOW});
-  const int denied = fake_->push_exec(denied_, 4245);
+  const int denied = fake_->push_exec(denied_, kFakePid + 45);
   EXPECT_EQ(fake_->wait_responses(denied, 5s), std::vector<uint32_t>{FAN_DENY});
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(ignore_marks_for(allowed), 1u);
@@ -340,7 +344,7 @@ TEST_F(ExecFanotifyDecision, AllowUnderAContentRuleIsCachedOnTheInode) {
 TEST_F(ExecFanotifyDecision, DeferredAllowsWithoutCaching) {
   start(kOpen, deny_hash_rule());
   ctx_.on_decide = [](Event&) { return policy::Decision{Verdict::kAllow, nullptr, true}; };
-  const int id = fake_->push_exec(allowed_, 4246);
+  const int id = fake_->push_exec(allowed_, kFakePid + 46);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_ALLOW});
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(ignore_marks_for(id), 0u);
@@ -350,7 +354,7 @@ TEST_F(ExecFanotifyDecision, DeferredAllowsWithoutCaching) {
 TEST_F(ExecFanotifyDecision, AlertAllowsAndReports) {
   start(kOpen, deny_hash_rule());
   ctx_.on_decide = [](Event&) { return policy::Decision{Verdict::kAlert, nullptr, false}; };
-  const int id = fake_->push_exec(allowed_, 4247);
+  const int id = fake_->push_exec(allowed_, kFakePid + 47);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_ALLOW});
   const auto events = ctx_.wait_events(1);
   ASSERT_EQ(events.size(), 1u);
@@ -367,7 +371,7 @@ TEST_F(ExecFanotifyDecision, LateDecisionGetsTheFailClosedDefault) {
     return policy::Decision{};
   };
   const auto t0 = Clock::now();
-  const int id = fake_->push_exec(allowed_, 4248);
+  const int id = fake_->push_exec(allowed_, kFakePid + 48);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_DENY});
   EXPECT_LT(Clock::now() - t0, 300ms);
   std::this_thread::sleep_for(600ms);  // the late decision must not answer again
@@ -387,7 +391,7 @@ TEST_F(ExecFanotifyDecision, LateDecisionGetsTheFailOpenDefault) {
     std::this_thread::sleep_for(400ms);
     return ctx_.pol->evaluate(ev, ev.level(), {});
   };
-  const int id = fake_->push_exec(denied_, 4249);
+  const int id = fake_->push_exec(denied_, kFakePid + 49);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_ALLOW});
   std::this_thread::sleep_for(600ms);
   EXPECT_EQ(fake_->responses(id).size(), 1u);
@@ -399,7 +403,7 @@ TEST_F(ExecFanotifyDecision, ThrowingDecisionAnswersTheDefaultOnceAtOnce) {
   start(kClosed, deny_hash_rule());
   ctx_.on_decide = [](Event&) -> policy::Decision { throw std::runtime_error("boom"); };
   const auto t0 = Clock::now();
-  const int id = fake_->push_exec(allowed_, 4250);
+  const int id = fake_->push_exec(allowed_, kFakePid + 50);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_DENY});
   EXPECT_LT(Clock::now() - t0, 1s);  // well before the 2 s deadline
   std::this_thread::sleep_for(100ms);
@@ -413,7 +417,7 @@ TEST_F(ExecFanotifyDecision, OwnPidAndOwnFilesAreAllowedUndecided) {
   start(kClosed, deny_path_rule());
   const int own_pid = fake_->push_exec(allowed_, getpid());
   EXPECT_EQ(fake_->wait_responses(own_pid, 5s), std::vector<uint32_t>{FAN_ALLOW});
-  const int own_file = fake_->push_exec(denied_, 4251);
+  const int own_file = fake_->push_exec(denied_, kFakePid + 51);
   EXPECT_EQ(fake_->wait_responses(own_file, 5s), std::vector<uint32_t>{FAN_ALLOW});
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(ctx_.decided.load(), 0);
@@ -426,7 +430,7 @@ TEST_F(ExecFanotifyDecision, ManyEventsAreEachAnsweredExactlyOnce) {
   // More than the sensor keeps pending at once: the rest waits in the (fake) kernel queue.
   for (int i = 0; i < 600; ++i) {
     const bool deny = i % 3 == 0;
-    ids.emplace_back(fake_->push_exec(deny ? denied_ : allowed_, 5000 + i), deny);
+    ids.emplace_back(fake_->push_exec(deny ? denied_ : allowed_, kFakePid + 1000 + i), deny);
   }
   for (const auto& [id, deny] : ids) {
     EXPECT_EQ(fake_->wait_responses(id, 5s),
@@ -458,7 +462,7 @@ TEST_F(ExecFanotifyDecision, NewPolicyReplacesTheGroupAndRetiresTheOld) {
   EXPECT_EQ(flushes, 3u);
   EXPECT_TRUE(fake_->wait_closed(old_group));
   // The new group decides by the new policy: the old path rule is gone.
-  const int id = fake_->push_exec(denied_, 4252);
+  const int id = fake_->push_exec(denied_, kFakePid + 52);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_DENY});
   const auto events = ctx_.wait_events(1);
   ASSERT_EQ(events.size(), 1u);
@@ -479,7 +483,7 @@ TEST_F(ExecFanotifyDecision, StopAnswersWhatIsPending) {
     while (!release.load() && Clock::now() < until) std::this_thread::sleep_for(5ms);
     return policy::Decision{};
   };
-  const int id = fake_->push_exec(allowed_, 4253);
+  const int id = fake_->push_exec(allowed_, kFakePid + 53);
   while (ctx_.decided.load() == 0) std::this_thread::sleep_for(1ms);
   std::thread releaser([&] {
     std::this_thread::sleep_for(1500ms);

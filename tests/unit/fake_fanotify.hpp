@@ -27,6 +27,10 @@ namespace ringside::testing_fanotify {
 
 using namespace std::chrono_literals;
 
+// Pids of fake events lie above PID_MAX_LIMIT (2^22), so none can be the test's own pid: the
+// sensors let their own process through without asking the policy.
+inline constexpr int32_t kFakePid = 1 << 22;
+
 class FakeFanotify final : public Fanotify {
  public:
   struct InitCall {

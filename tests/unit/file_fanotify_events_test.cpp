@@ -26,6 +26,7 @@ using testing_fanotify::FakeContext;
 using testing_fanotify::FakeFanotify;
 using testing_fanotify::FidRecordBuilder;
 using testing_fanotify::Fsid;
+using testing_fanotify::kFakePid;
 
 class FakeResolver final : public HandleResolver {
  public:
@@ -84,7 +85,7 @@ class FileFanotify : public ::testing::Test {
     ASSERT_TRUE(r) << r.error().message;
   }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  FidRecordBuilder in_dir(uint64_t mask, const std::string& name, int32_t pid = 4242,
+  FidRecordBuilder in_dir(uint64_t mask, const std::string& name, int32_t pid = kFakePid,
                           const std::string& dir_handle = "D") const {
     FidRecordBuilder b(mask, pid);
     b.entry(FAN_EVENT_INFO_TYPE_DFID_NAME, fsid_, dir_handle, name);
@@ -149,7 +150,7 @@ TEST_F(FileFanotify, CreateChmodDeleteWithResolvedPathsAndModes) {
   EXPECT_EQ(ev[0].type(), EventType::kFileCreate);
   EXPECT_EQ(ev[0].get_str(Field::kFilePath), f);
   EXPECT_EQ(ev[0].get_str(Field::kFileMode), "0640");
-  EXPECT_EQ(ev[0].get_int(Field::kProcessPid), 4242);
+  EXPECT_EQ(ev[0].get_int(Field::kProcessPid), kFakePid);
   EXPECT_EQ(ev[0].get_str(Field::kRingsideSensor), "fanotify");
   EXPECT_EQ(ev[0].get_str(Field::kEventOutcome), "success");
   EXPECT_EQ(ev[1].type(), EventType::kFileChmod);
@@ -163,7 +164,7 @@ TEST_F(FileFanotify, CreateChmodDeleteWithResolvedPathsAndModes) {
 TEST_F(FileFanotify, RenameCarriesBothNames) {
   start(watch("filesystem"));
   resolver_->set("D2", path("sub"));
-  FidRecordBuilder b(FAN_RENAME, 4242);
+  FidRecordBuilder b(FAN_RENAME, kFakePid);
   b.entry(FAN_EVENT_INFO_TYPE_OLD_DFID_NAME, fsid_, "D", "a");
   b.entry(FAN_EVENT_INFO_TYPE_NEW_DFID_NAME, fsid_, "D2", "b");
   b.object(fsid_, "F");
@@ -232,7 +233,7 @@ TEST_F(FileFanotify, OwnActivityAndPathsOutsideTheScopeAreNotReported) {
   start(watch("filesystem"));
   resolver_->set("OUT", "/elsewhere");
   fake_->push_raw(in_dir(FAN_CREATE, "mine", getpid()).bytes());
-  fake_->push_raw(in_dir(FAN_CREATE, "x", 4242, "OUT").bytes());
+  fake_->push_raw(in_dir(FAN_CREATE, "x", kFakePid, "OUT").bytes());
   fake_->push_raw(in_dir(FAN_CREATE, "theirs").bytes());
   const auto ev = file_events(1);
   std::this_thread::sleep_for(100ms);
@@ -243,17 +244,17 @@ TEST_F(FileFanotify, OwnActivityAndPathsOutsideTheScopeAreNotReported) {
 TEST_F(FileFanotify, DirectoryRenameForgetsCachedPathsBelowIt) {
   start(watch("filesystem"));
   resolver_->set("S", path("sub"));
-  fake_->push_raw(in_dir(FAN_CREATE, "f", 4242, "S").bytes());
-  fake_->push_raw(in_dir(FAN_CREATE, "g", 4242, "S").bytes());
+  fake_->push_raw(in_dir(FAN_CREATE, "f", kFakePid, "S").bytes());
+  fake_->push_raw(in_dir(FAN_CREATE, "g", kFakePid, "S").bytes());
   ASSERT_EQ(file_events(2).size(), 2u);
   EXPECT_EQ(resolver_->calls_for("S"), 1);
   resolver_->set("S", path("sub2"));
-  FidRecordBuilder mv(FAN_RENAME | FAN_ONDIR, 4242);
+  FidRecordBuilder mv(FAN_RENAME | FAN_ONDIR, kFakePid);
   mv.entry(FAN_EVENT_INFO_TYPE_OLD_DFID_NAME, fsid_, "D", "sub");
   mv.entry(FAN_EVENT_INFO_TYPE_NEW_DFID_NAME, fsid_, "D", "sub2");
   mv.object(fsid_, "S");
   fake_->push_raw(mv.bytes());
-  fake_->push_raw(in_dir(FAN_CREATE, "h", 4242, "S").bytes());
+  fake_->push_raw(in_dir(FAN_CREATE, "h", kFakePid, "S").bytes());
   const auto ev = file_events(4);
   ASSERT_EQ(ev.size(), 4u);
   EXPECT_EQ(ev[2].get_str(Field::kFileTargetPath), path("sub2"));
@@ -265,8 +266,8 @@ TEST_F(FileFanotify, EventsUnderARemovedDirectoryResolveFromWhatCreationTaught) 
   // The directory was created and is gone by the time its children's deletes are read.
   resolver_->set("S", std::nullopt);
   fake_->push_raw(in_dir(FAN_CREATE | FAN_ONDIR, "tree").object(fsid_, "S").bytes());
-  fake_->push_raw(in_dir(FAN_DELETE, "leaf", 4242, "S").bytes());
-  fake_->push_raw(in_dir(FAN_DELETE, "x", 4242, "UNKNOWN").bytes());
+  fake_->push_raw(in_dir(FAN_DELETE, "leaf", kFakePid, "S").bytes());
+  fake_->push_raw(in_dir(FAN_DELETE, "x", kFakePid, "UNKNOWN").bytes());
   const auto ev = file_events(2);
   std::this_thread::sleep_for(100ms);
   ASSERT_EQ(ev.size(), 2u);

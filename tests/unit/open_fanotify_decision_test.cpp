@@ -25,6 +25,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using testing_fanotify::FakeContext;
 using testing_fanotify::FakeFanotify;
+using testing_fanotify::kFakePid;
 
 constexpr uint64_t kOpenAndRead = FAN_OPEN_PERM | FAN_ACCESS_PERM;
 
@@ -131,7 +132,7 @@ TEST_F(OpenFanotifyDecision, MarksTheDirectoryOfADeniedPathForOpens) {
 
 TEST_F(OpenFanotifyDecision, DeniesOnceAndReports) {
   start(kOpen, deny_path_rule());
-  const int id = fake_->push_perm(denied_, 4242);
+  const int id = fake_->push_perm(denied_, kFakePid + 42);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_DENY});
   const auto events = ctx_.wait_events(1);
   std::this_thread::sleep_for(50ms);
@@ -146,7 +147,7 @@ TEST_F(OpenFanotifyDecision, DeniesOnceAndReports) {
   EXPECT_EQ(ev.get_str(Field::kRingsideEnforcement), "blocked");
   EXPECT_EQ(ev.get_str(Field::kEventOutcome), "failure");
   EXPECT_EQ(ev.get_str(Field::kFilePath), denied_);
-  EXPECT_EQ(ev.get_int(Field::kProcessPid), 4242);
+  EXPECT_EQ(ev.get_int(Field::kProcessPid), kFakePid + 42);
   struct stat st {};
   ASSERT_EQ(stat(denied_.c_str(), &st), 0);
   EXPECT_EQ(ev.get_int(Field::kFileInode), static_cast<int64_t>(st.st_ino));
@@ -157,7 +158,7 @@ TEST_F(OpenFanotifyDecision, DeniesOnceAndReports) {
 
 TEST_F(OpenFanotifyDecision, AllowIsSilentAndNotCachedUnderAPathRule) {
   start(kOpen, deny_path_rule());
-  const int id = fake_->push_perm(allowed_, 4243);
+  const int id = fake_->push_perm(allowed_, kFakePid + 43);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_ALLOW});
   std::this_thread::sleep_for(50ms);
   EXPECT_TRUE(ctx_.events().empty());
@@ -171,9 +172,9 @@ TEST_F(OpenFanotifyDecision, ContentRuleMarksReadsHashesAndCachesAllows) {
   ASSERT_GE(marks.size(), 1u);
   EXPECT_EQ(marks[0].flags, FAN_MARK_ADD | FAN_MARK_FILESYSTEM);
   EXPECT_EQ(marks[0].mask, kOpenAndRead);
-  const int allowed = fake_->push_perm(allowed_, 4244);
+  const int allowed = fake_->push_perm(allowed_, kFakePid + 44);
   EXPECT_EQ(fake_->wait_responses(allowed, 5s), std::vector<uint32_t>{FAN_ALLOW});
-  const int denied = fake_->push_perm(denied_, 4245);
+  const int denied = fake_->push_perm(denied_, kFakePid + 45);
   EXPECT_EQ(fake_->wait_responses(denied, 5s), std::vector<uint32_t>{FAN_DENY});
   const auto events = ctx_.wait_events(1);
   ASSERT_EQ(events.size(), 1u);
@@ -186,7 +187,7 @@ TEST_F(OpenFanotifyDecision, ContentRuleMarksReadsHashesAndCachesAllows) {
 
 TEST_F(OpenFanotifyDecision, ReadOfDeniedContentIsDeniedAndSaysSo) {
   start(kOpen, deny_content_rule());
-  const int id = fake_->push_perm(denied_, 4246, FAN_ACCESS_PERM);
+  const int id = fake_->push_perm(denied_, kFakePid + 46, FAN_ACCESS_PERM);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_DENY});
   const auto events = ctx_.wait_events(1);
   ASSERT_EQ(events.size(), 1u);
@@ -207,7 +208,7 @@ TEST_F(OpenFanotifyDecision, OwnPidAndOwnFilesAreAllowedUndecided) {
   EXPECT_TRUE(exempted);
   const int own_pid = fake_->push_perm(denied_, getpid());
   EXPECT_EQ(fake_->wait_responses(own_pid, 5s), std::vector<uint32_t>{FAN_ALLOW});
-  const int own_file = fake_->push_perm(own, 4247);
+  const int own_file = fake_->push_perm(own, kFakePid + 47);
   EXPECT_EQ(fake_->wait_responses(own_file, 5s), std::vector<uint32_t>{FAN_ALLOW});
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(ctx_.decided.load(), 0);
@@ -240,7 +241,7 @@ TEST_F(OpenFanotifyDecision, LateDecisionGetsTheFailClosedDefault) {
     return policy::Decision{};
   };
   const auto t0 = Clock::now();
-  const int id = fake_->push_perm(allowed_, 4248);
+  const int id = fake_->push_perm(allowed_, kFakePid + 48);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_DENY});
   EXPECT_LT(Clock::now() - t0, 300ms);
   std::this_thread::sleep_for(600ms);  // the late decision must not answer again
@@ -264,7 +265,7 @@ TEST_F(OpenFanotifyDecision, LateDecisionOnAWorkerGetsTheDefaultToo) {
     return policy::Decision{};
   };
   const auto t0 = Clock::now();
-  const int id = fake_->push_perm(big, 4261);
+  const int id = fake_->push_perm(big, kFakePid + 61);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_DENY});
   EXPECT_LT(Clock::now() - t0, 300ms);
   std::this_thread::sleep_for(600ms);
@@ -282,7 +283,7 @@ TEST_F(OpenFanotifyDecision, LateDecisionGetsTheFailOpenDefault) {
     std::this_thread::sleep_for(400ms);
     return ctx_.policy()->evaluate(ev, ev.level(), {});
   };
-  const int id = fake_->push_perm(denied_, 4249);
+  const int id = fake_->push_perm(denied_, kFakePid + 49);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_ALLOW});
   std::this_thread::sleep_for(600ms);
   EXPECT_EQ(fake_->responses(id).size(), 1u);
@@ -295,7 +296,7 @@ TEST_F(OpenFanotifyDecision, ManyEventsAreEachAnsweredExactlyOnce) {
   std::vector<std::pair<int, bool>> ids;
   for (int i = 0; i < 600; ++i) {
     const bool deny = i % 3 == 0;
-    ids.emplace_back(fake_->push_perm(deny ? denied_ : allowed_, 5000 + i), deny);
+    ids.emplace_back(fake_->push_perm(deny ? denied_ : allowed_, kFakePid + 1000 + i), deny);
   }
   for (const auto& [id, deny] : ids) {
     EXPECT_EQ(fake_->wait_responses(id, 5s),
@@ -312,7 +313,7 @@ TEST_F(OpenFanotifyDecision, ManyEventsAreEachAnsweredExactlyOnce) {
 
 TEST_F(OpenFanotifyDecision, NewPolicyReplacesTheGroupAndItsCache) {
   start(kOpen, deny_content_rule());
-  const int cached = fake_->push_perm(allowed_, 4250);
+  const int cached = fake_->push_perm(allowed_, kFakePid + 50);
   EXPECT_EQ(fake_->wait_responses(cached, 5s), std::vector<uint32_t>{FAN_ALLOW});
   ASSERT_EQ(fake_->groups().size(), 1u);
   const int old_group = fake_->groups()[0];
@@ -321,7 +322,7 @@ TEST_F(OpenFanotifyDecision, NewPolicyReplacesTheGroupAndItsCache) {
   ASSERT_TRUE(sensor_->apply_policy(*next));
   ASSERT_EQ(fake_->groups().size(), 2u);
   EXPECT_TRUE(fake_->wait_closed(old_group));  // its ignore marks went with it
-  const int id = fake_->push_perm(denied_, 4251);
+  const int id = fake_->push_perm(denied_, kFakePid + 51);
   EXPECT_EQ(fake_->wait_responses(id, 5s), std::vector<uint32_t>{FAN_DENY});
   const auto events = ctx_.wait_events(1);
   ASSERT_EQ(events.size(), 1u);
@@ -340,7 +341,7 @@ TEST_F(OpenFanotifyDecision, StopAnswersWhatIsPending) {
     while (!release.load() && Clock::now() < until) std::this_thread::sleep_for(5ms);
     return policy::Decision{};
   };
-  const int id = fake_->push_perm(allowed_, 4252);
+  const int id = fake_->push_perm(allowed_, kFakePid + 52);
   while (ctx_.decided.load() == 0) std::this_thread::sleep_for(1ms);
   std::thread releaser([&] {
     std::this_thread::sleep_for(1500ms);
