@@ -1,6 +1,7 @@
 // The agent's decoder of hook datagrams on arbitrary bytes: a hooked process controls them
-// completely. A datagram is either rejected with a reason or becomes an event whose JSON is
-// valid; it never names another pid than the peer's.
+// completely. A datagram is either rejected with a reason, or is a positive count of unsent
+// reports and nothing else, or becomes an event whose JSON is valid; it never names another pid
+// than the peer's.
 #include <cstdint>
 #include <cstdlib>
 #include <span>
@@ -17,6 +18,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto msg = ringside::decode_hook_message(std::span<const uint8_t>(data, size), peer, 1);
   if (!msg) {
     if (msg.error().message.empty()) std::abort();
+    return 0;
+  }
+  if (msg->counts_only) {
+    if (msg->unsent == 0 || msg->unsent > uint64_t{INT64_MAX} || msg->new_process ||
+        msg->want_verdict) {
+      std::abort();
+    }
     return 0;
   }
   const ringside::Event& ev = msg->event;

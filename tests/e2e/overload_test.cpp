@@ -273,10 +273,11 @@ TEST(OverloadSlow, NetworkRingWhileAgentStopped) {
 
 // The hook socket while the agent is stopped: one hooked shell opens files for writing until
 // its socket to the agent is full; every report it cannot send is counted in the process and
-// carried on its next report that goes through (here: one more open after the agent resumed).
-// Only this shell reports to this agent, so the count is exact: delivered + lost = generated.
-TEST(OverloadSlow, HookSocketWhileAgentStopped) {
-  if (!is_root()) GTEST_SKIP() << "needs root (the agent's hook socket under /run)";
+// told to the agent on its next report that goes through (`final_report`: one more open after
+// the agent resumed) or, without one, in its last words at exit: from the _exit hook (dash leaves
+// by _exit) or the library's destructor (python3 leaves by exit). Only this process reports to
+// this agent, so the count is exact: delivered + lost = generated.
+void hook_socket_overload(bool final_report, bool python = false) {
   constexpr int kOpens = 3000;
   ScratchDir dir("overload-hook");
   const std::string root = std::filesystem::canonical(dir.path()).string();
@@ -286,21 +287,26 @@ TEST(OverloadSlow, HookSocketWhileAgentStopped) {
   o.policy_yaml = "settings: {file: {opens: writes}}\nrules: []\n";
   auto agent = start_agent(o);
   ASSERT_TRUE(agent);
-  // Builtins only: a forked child would inherit the shell's count of unsent reports.
+  // Builtins only: a forked child would report on its own connection.
   const std::string script = "cd " + root + " || exit 3; i=0; while [ $i -lt " +
                              std::to_string(kOpens) +
                              " ]; do : > f$i; i=$((i+1)); done; "
-                             "while [ ! -e go ]; do :; done; : > last";
+                             "while [ ! -e go ]; do :; done;" +
+                             (final_report ? " : > last" : "");
   ASSERT_TRUE(stop_all_threads(agent->pid()));
   std::vector<std::string> env_strings = agent->hook_env();
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::string sh = "/bin/sh", dash_c = "-c", body = script;
+  const std::string py_script =
+      "import os\nos.chdir('" + root + "')\nfor i in range(" + std::to_string(kOpens) +
+      "):\n  open('f%d' % i, 'w').close()\nwhile not os.path.exists('go'):\n  pass\n";
+  std::string sh = python ? "/usr/bin/python3" : "/bin/sh", dash_c = "-c",
+              body = python ? py_script : script;
   char* argv[] = {sh.data(), dash_c.data(), body.data(), nullptr};
   pid_t shell = 0;
-  ASSERT_EQ(posix_spawn(&shell, "/bin/sh", nullptr, nullptr, argv, envp.data()), 0);
+  ASSERT_EQ(posix_spawn(&shell, sh.c_str(), nullptr, nullptr, argv, envp.data()), 0);
   const std::string last_written = root + "/f" + std::to_string(kOpens - 1);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!std::filesystem::exists(last_written) && std::chrono::steady_clock::now() < deadline) {
@@ -309,18 +315,19 @@ TEST(OverloadSlow, HookSocketWhileAgentStopped) {
   ASSERT_EQ(kill(agent->pid(), SIGCONT), 0);
   ASSERT_TRUE(std::filesystem::exists(last_written)) << "the shell did not finish its opens";
   // Each failed send made the interposer try a fresh connection, so the listen backlog is full:
-  // give the agent time to accept and drain it, or the last report finds no room either (and
-  // its carried count would leave with the process: the interposer does not report at exit).
+  // give the agent time to accept and drain it, or the count finds no room either.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   { std::ofstream(root + "/go") << "go"; }
   int status = 0;
   ASSERT_EQ(waitpid(shell, &status, 0), shell);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  ASSERT_TRUE(agent->wait_for([&](const json& ev) {
-    return str_field(ev, "file.path") == root + "/last";
-  })) << agent->events().size()
-      << " events; stats " << agent->stats().dump() << "\n"
-      << agent->log();
+  if (final_report) {
+    ASSERT_TRUE(agent->wait_for([&](const json& ev) {
+      return str_field(ev, "file.path") == root + "/last";
+    })) << agent->events().size()
+        << " events; stats " << agent->stats().dump() << "\n"
+        << agent->log();
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the once-a-second report
   ASSERT_EQ(agent->stop(), 0) << agent->log();
   const auto events = agent->events();
@@ -335,16 +342,34 @@ TEST(OverloadSlow, HookSocketWhileAgentStopped) {
   const auto lost = losses_by_channel(events);
   ASSERT_TRUE(lost.count("hook_socket")) << "no ringside.lost for the hook socket";
   const Losses& h = lost.at("hook_socket");
-  const int64_t generated = kOpens + 1;
+  const int64_t generated = kOpens + (final_report ? 1 : 0);
   std::printf(
-      "hook_socket: generated %lld reports, delivered %lld, lost %lld in %d "
+      "hook_socket (%s): generated %lld reports, delivered %lld, lost %lld in %d "
       "ringside.lost events\n",
+      final_report ? "told by the next report"
+      : python     ? "told at exit()"
+                   : "told at _exit()",
       static_cast<long long>(generated), static_cast<long long>(delivered),
       static_cast<long long>(h.count), h.events);
   EXPECT_EQ(delivered + h.count, generated) << "delivered + counted-lost != generated";
   EXPECT_EQ(h.accuracy, "exact");
   EXPECT_GE(10 * h.count, 8 * generated) << "the socket was not overloaded";
   EXPECT_EQ(agent->stats()["lost"]["hook_socket"]["total"].get<int64_t>(), h.count);
+}
+
+TEST(OverloadSlow, HookSocketWhileAgentStopped) {
+  if (!is_root()) GTEST_SKIP() << "needs root (the agent's hook socket under /run)";
+  hook_socket_overload(true);
+}
+
+TEST(OverloadSlow, HookSocketCountToldAtUnderscoreExit) {
+  if (!is_root()) GTEST_SKIP() << "needs root (the agent's hook socket under /run)";
+  hook_socket_overload(false);
+}
+
+TEST(OverloadSlow, HookSocketCountToldAtExitByTheDestructor) {
+  if (!is_root()) GTEST_SKIP() << "needs root (the agent's hook socket under /run)";
+  hook_socket_overload(false, true);
 }
 
 // The fanotify notification queue while the agent is stopped: a scratch tmpfs (marked whole,

@@ -108,6 +108,56 @@ TEST(hook_protocol, LastMessageOnItsConnection) {
   EXPECT_TRUE(m->last);
 }
 
+// An exec report carries the count of reports the process could not send before it: the new
+// image would not know it.
+TEST(hook_protocol, ExecReportCarriesTheUnsentCount) {
+  char* argv[] = {const_cast<char*>("x"), nullptr};
+  rs_exec_report r{"execv", "/x", argv, "/", nullptr, 1, 0};
+  r.unsent = 41;
+  EXPECT_EQ(rs_hook_exec_size(&r), encode(r).size());
+  auto m = decode_hook_message(encode(r), kPeer, 1);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->unsent, 41u);
+  EXPECT_FALSE(m->counts_only);
+  EXPECT_EQ(m->event.get_str(Field::kProcessExecutable), "/x");
+}
+
+// A process's last words: an UNSENT message is a count and nothing else.
+TEST(hook_protocol, UnsentMessageIsACountOnly) {
+  uint8_t buf[64];
+  const size_t n = rs_hook_encode_unsent(3000, 1, buf, sizeof buf);
+  ASSERT_GT(n, 0u);
+  auto m = decode_hook_message(std::vector<uint8_t>(buf, buf + n), kPeer, 1);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_TRUE(m->counts_only);
+  EXPECT_TRUE(m->last);
+  EXPECT_EQ(m->unsent, 3000u);
+  EXPECT_EQ(rs_hook_encode_unsent(0, 0, buf, sizeof buf), 0u) << "nothing to say";
+  EXPECT_EQ(rs_hook_encode_unsent(5, 0, buf, 10), 0u) << "does not fit";
+
+  // Anything more, less or different is refused.
+  using B = Builder;
+  EXPECT_EQ(rejection(B(0, 0, RS_HOOK_MSG_UNSENT).num(RS_HOOK_FIELD_UNSENT, 2).done()), "");
+  EXPECT_NE(rejection(B(0, 0, RS_HOOK_MSG_UNSENT).done()), "");
+  EXPECT_NE(rejection(B(0, 0, RS_HOOK_MSG_UNSENT).num(RS_HOOK_FIELD_UNSENT, 0).done()), "");
+  EXPECT_NE(rejection(B(0, 0, RS_HOOK_MSG_UNSENT).num(RS_HOOK_FIELD_UNSENT, -4).done()), "");
+  EXPECT_NE(rejection(B(0, 0, RS_HOOK_MSG_UNSENT)
+                          .num(RS_HOOK_FIELD_UNSENT, 2)
+                          .num(RS_HOOK_FIELD_UNSENT, 2)
+                          .done()),
+            "");
+  EXPECT_NE(rejection(B(0, 0, RS_HOOK_MSG_UNSENT).str(RS_HOOK_FIELD_UNSENT, "1234").done()), "");
+  EXPECT_NE(rejection(B(0, 0, RS_HOOK_MSG_UNSENT).str(RS_FIELD_RINGSIDE_HOOK, "x").done()), "");
+  EXPECT_NE(
+      rejection(
+          B(RS_EVENT_PROCESS_EXEC, 0, RS_HOOK_MSG_UNSENT).num(RS_HOOK_FIELD_UNSENT, 2).done()),
+      "");
+  EXPECT_NE(
+      rejection(
+          B(0, RS_HOOK_FLAG_WANT_VERDICT, RS_HOOK_MSG_UNSENT).num(RS_HOOK_FIELD_UNSENT, 2).done()),
+      "");
+}
+
 TEST(hook_protocol, ExecutableIdentityTravelsOutsideTheEvent) {
   char* argv[] = {const_cast<char*>("x"), nullptr};
   const rs_file_id id{1, 0x803, 123456789012ULL, -5};

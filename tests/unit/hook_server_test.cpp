@@ -291,6 +291,27 @@ TEST_F(hook_server, MalformedInputIsCountedDroppedAndHarmless) {
   EXPECT_EQ(s.seen, garbage.size() + 1);
 }
 
+// A process's last words (UNSENT) are counted as dropped reports; they are no event and no
+// report seen, and the connection they end is closed.
+TEST_F(hook_server, LastWordsCountTheReportsAProcessCouldNotSend) {
+  start("rules: []\n");
+  const int fd = connect_blocking();
+  auto msg = exec_message("/usr/bin/first", false, 1);
+  int verdict = -1;
+  ASSERT_EQ(rs_hook_exchange(fd, msg.data(), msg.size(), 0, 1, 100, &verdict), RS_HOOK_SENT);
+  uint8_t words[64];
+  const size_t n = rs_hook_encode_unsent(17, 1, words, sizeof words);
+  ASSERT_EQ(rs_hook_send_within(fd, words, n, 100), RS_HOOK_SENT);
+  EXPECT_TRUE(closed_by_server(fd));
+  close(fd);
+  ASSERT_TRUE(agent_->event(0));
+  const SensorStats s = server_->stats();
+  EXPECT_EQ(s.dropped, 17u);
+  EXPECT_EQ(s.seen, 1u);
+  EXPECT_EQ(s.errors, 0u);
+  EXPECT_EQ(agent_->count(), 1u);
+}
+
 TEST_F(hook_server, StopRemovesTheSocketAndReleasesWaiters) {
   start(kDenyPolicy);
   server_->stop();

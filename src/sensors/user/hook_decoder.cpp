@@ -262,6 +262,28 @@ bool is_mapped(const rs_hook_address& a) {
   return a.family == 6 && std::equal(kPrefix.begin(), kPrefix.end(), a.addr);
 }
 
+// An UNSENT message: one RS_HOOK_FIELD_UNSENT, nothing else.
+Result<HookMessage> decode_unsent(const rs_hook_header& h, std::span<const uint8_t> bytes) {
+  if (h.event_type != 0 || (h.flags & ~RS_HOOK_FLAG_LAST) != 0) {
+    return reject("an unsent count has an event type or flags");
+  }
+  rs_hook_tlv_iter it{};
+  rs_hook_tlv_begin(&it, bytes.data() + RS_HOOK_HEADER_SIZE, h.length);
+  rs_hook_tlv tlv{};
+  if (rs_hook_tlv_next(&it, &tlv) <= 0 || tlv.field != RS_HOOK_FIELD_UNSENT || tlv.length != 8) {
+    return reject("an unsent message must hold one unsent count");
+  }
+  rs_hook_tlv rest{};
+  if (rs_hook_tlv_next(&it, &rest) != 0) return reject("an unsent message holds more than a count");
+  const auto v = static_cast<int64_t>(rs_get_u64(tlv.value));
+  if (v <= 0) return reject("unsent count is not positive");
+  HookMessage m;
+  m.counts_only = true;
+  m.last = (h.flags & RS_HOOK_FLAG_LAST) != 0;
+  m.unsent = static_cast<uint64_t>(v);
+  return m;
+}
+
 }  // namespace
 
 std::string hook_address_text(const rs_hook_address& a) {
@@ -287,6 +309,7 @@ Result<HookMessage> decode_hook_message(std::span<const uint8_t> bytes, const Ho
   rs_hook_header h{};
   const int st = rs_hook_parse_header(bytes.data(), bytes.size(), &h);
   if (st != RS_HOOK_OK) return reject(rs_hook_status_string(st));
+  if (h.type == RS_HOOK_MSG_UNSENT) return decode_unsent(h, bytes);
   if (h.type != RS_HOOK_MSG_EVENT)
     return reject("message type " + std::to_string(h.type) + " is not an event");
   const HookEventSpec* spec = spec_for(h.event_type);

@@ -34,6 +34,8 @@ struct HookMessage {
   // Reports the sender could not send before this one (RS_HOOK_FIELD_UNSENT): lost at the
   // hook, counted by the agent as dropped.
   uint64_t unsent = 0;
+  // An UNSENT message: the count above is all it says, `event` is empty.
+  bool counts_only = false;
   Event event;
 };
 
@@ -42,14 +44,14 @@ struct HookMessage {
 std::string hook_address_text(const rs_hook_address& a);
 std::string_view hook_address_type(const rs_hook_address& a);
 
-// Decodes one datagram. The event carries level user, sensor "preload", outcome "unknown"
-// (it is reported before the call; accept: after), the sender as process.pid (exec-type) or
-// process.parent.pid (spawn-type), user.id / user.effective.id / group.id from `peer`, and the
-// fields the hook observed. File reports: file.path and file.target_path must be absolute;
-// open flags become ringside.file.flags and the mode file.mode (octal), as the kernel level
-// writes them; a symbolic link's file.path is its content placed next to the link. Network
-// reports: addresses become source.* (the local end; accept: the connecting peer) and
-// destination.*, with network.type and network.transport.
+// Decodes one datagram: an EVENT or an UNSENT message (counts_only). The event carries level user,
+// sensor "preload", outcome "unknown" (it is reported before the call; accept: after), the sender
+// as process.pid (exec-type) or process.parent.pid (spawn-type), user.id / user.effective.id /
+// group.id from `peer`, and the fields the hook observed. File reports: file.path and
+// file.target_path must be absolute; open flags become ringside.file.flags and the mode file.mode
+// (octal), as the kernel level writes them; a symbolic link's file.path is its content placed next
+// to the link. Network reports: addresses become source.* (the local end; accept: the connecting
+// peer) and destination.*, with network.type and network.transport.
 Result<HookMessage> decode_hook_message(std::span<const uint8_t> bytes, const HookPeer& peer,
                                         int64_t timestamp_ns);
 

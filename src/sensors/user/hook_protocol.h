@@ -11,9 +11,10 @@
  *   offset size field       meaning
  *        0    4 magic       RS_HOOK_MAGIC ("RSHK")
  *        4    2 version     RS_HOOK_VERSION
- *        6    2 type        RS_HOOK_MSG_EVENT (hook to agent) | RS_HOOK_MSG_VERDICT (back)
+ *        6    2 type        RS_HOOK_MSG_EVENT, RS_HOOK_MSG_UNSENT (hook to agent) |
+ *                           RS_HOOK_MSG_VERDICT (back)
  *        8    4 seq         chosen by the hook, echoed in the verdict
- *       12    2 event_type  RS_EVENT_* id from records.h (0 in a verdict)
+ *       12    2 event_type  RS_EVENT_* id from records.h (0 in a verdict or UNSENT)
  *       14    2 flags       RS_HOOK_FLAG_*
  *       16    4 length      payload bytes; header + payload <= RS_HOOK_MAX_MESSAGE
  *
@@ -27,6 +28,10 @@
  *   RS_HOOK_MAX_LIST_ELEMENTS or a message that would exceed RS_HOOK_MAX_MESSAGE is cut: the
  *   list ends with RS_HOOK_TRUNCATED_MARKER and ringside.truncated names the field;
  *   process.args_count keeps the real count.
+ *
+ * UNSENT payload: exactly one RS_HOOK_FIELD_UNSENT TLV (event_type 0, seq unused, flags 0 or
+ *   RS_HOOK_FLAG_LAST): a process's last words, sent at exit when it still holds a count of
+ *   reports that no later report carried. Never answered.
  *
  * VERDICT payload (only for an EVENT that had RS_HOOK_FLAG_WANT_VERDICT):
  *   u8 verdict (RS_HOOK_VERDICT_*), u8 reserved (0), u16 rule_length (<= RS_HOOK_MAX_RULE),
@@ -104,12 +109,14 @@ extern "C" {
 #define RS_HOOK_FIELD_RESOLVED_ADDRESS 0xFF06u
 #define RS_HOOK_MAX_RESOLVED 16
 /* Reports this process could not send since its last one that went through (socket full, agent
- * gone): the agent counts them as dropped (int). */
+ * gone): the agent counts them as dropped (int). Carried by the next report of any kind, or at
+ * exit by an UNSENT message. */
 #define RS_HOOK_FIELD_UNSENT 0xFF07u
 
 /* Message types. */
 #define RS_HOOK_MSG_EVENT 1
 #define RS_HOOK_MSG_VERDICT 2
+#define RS_HOOK_MSG_UNSENT 3
 
 /* Header flags. */
 #define RS_HOOK_FLAG_WANT_VERDICT 0x0001u /* the caller waits for a VERDICT before acting */

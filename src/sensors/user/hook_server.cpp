@@ -401,8 +401,8 @@ bool HookServerSensor::Impl::send_verdict(int fd, uint32_t seq, uint8_t verdict,
 
 bool HookServerSensor::Impl::handle(int fd, const HookPeer& peer, std::span<const uint8_t> bytes) {
   const int64_t received_ns = clock::monotonic_ns();
-  counters.seen.fetch_add(1, std::memory_order_relaxed);
   auto decoded = decode_hook_message(bytes, peer, clock::realtime_ns());
+  if (!decoded || !decoded->counts_only) counters.seen.fetch_add(1, std::memory_order_relaxed);
   if (!decoded) {
     counters.errors.fetch_add(1, std::memory_order_relaxed);
     warn("hook_server: dropped a message from pid {}: {}", peer.pid, decoded.error().message);
@@ -416,6 +416,7 @@ bool HookServerSensor::Impl::handle(int fd, const HookPeer& peer, std::span<cons
     warn("hook_server: pid {} could not send {} reports (socket full or agent away)", peer.pid,
          m.unsent);
   }
+  if (m.counts_only) return !m.last;
   try {
     // With the identity the hash is a cache lookup, and enrichment need not open the file.
     if (m.executable_identity) {

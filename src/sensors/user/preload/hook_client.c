@@ -62,21 +62,30 @@ int rs_hook_exchange(int fd, const uint8_t* msg, size_t len, int want_verdict, u
   return rs_hook_exchange_target(fd, msg, len, want_verdict, seq, deadline_ms, verdict, NULL);
 }
 
-int rs_hook_exchange_target(int fd, const uint8_t* msg, size_t len, int want_verdict, uint32_t seq,
-                            int deadline_ms, int* verdict, struct rs_hook_address* target) {
-  const int64_t deadline = want_verdict ? monotonic_ms() + (deadline_ms > 0 ? deadline_ms : 0) : 0;
+/* Sends msg; when the socket is full, waits for room until the absolute deadline if `wait`. */
+static int send_by(int fd, const uint8_t* msg, size_t len, int wait, int64_t deadline) {
   while (1) {
     const long n = rs_sys_send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n == (long)len) break;
+    if (n == (long)len) return RS_HOOK_SENT;
     if (n >= 0) return RS_HOOK_UNREACHABLE; /* a datagram socket never sends part of one */
     if (n == -EINTR) continue;
     if (n != -EAGAIN && n != -ENOBUFS) return RS_HOOK_UNREACHABLE;
-    if (!want_verdict) return RS_HOOK_BUSY;
+    if (!wait) return RS_HOOK_BUSY;
     const int ready = wait_for(fd, POLLOUT, deadline);
     if (ready == 0) return RS_HOOK_TIMEOUT;
     if (ready < 0) return RS_HOOK_UNREACHABLE;
   }
-  if (!want_verdict) return RS_HOOK_SENT;
+}
+
+int rs_hook_send_within(int fd, const uint8_t* msg, size_t len, int deadline_ms) {
+  return send_by(fd, msg, len, 1, monotonic_ms() + (deadline_ms > 0 ? deadline_ms : 0));
+}
+
+int rs_hook_exchange_target(int fd, const uint8_t* msg, size_t len, int want_verdict, uint32_t seq,
+                            int deadline_ms, int* verdict, struct rs_hook_address* target) {
+  const int64_t deadline = want_verdict ? monotonic_ms() + (deadline_ms > 0 ? deadline_ms : 0) : 0;
+  const int sent = send_by(fd, msg, len, want_verdict, deadline);
+  if (sent != RS_HOOK_SENT || !want_verdict) return sent;
   uint8_t reply[RS_HOOK_HEADER_SIZE + 4 + RS_HOOK_MAX_RULE + RS_HOOK_ADDRESS_SIZE + 16];
   while (1) {
     const int ready = wait_for(fd, POLLIN, deadline);

@@ -81,6 +81,7 @@ struct rs_exec_report {
   int new_process; /* spawn-type (posix_spawn*, system, popen): the caller is the parent */
   int last;        /* nothing follows on this connection (RS_HOOK_FLAG_LAST) */
   const struct rs_file_id* identity; /* of the executable; NULL or !valid: not sent */
+  uint64_t unsent; /* reports not sent before this one (RS_HOOK_FIELD_UNSENT; 0: none) */
 };
 
 /* Size of the message without truncation, capped at RS_HOOK_MAX_MESSAGE + 1. */
@@ -141,6 +142,9 @@ void rs_hook_address_put(uint8_t* p, const struct rs_hook_address* a);
 /* -1 for a family other than 4 or 6 or a nonzero reserved byte. */
 int rs_hook_address_get(const uint8_t* p, struct rs_hook_address* a);
 int rs_hook_put_address(struct rs_hook_writer* w, uint16_t field, const struct rs_hook_address* a);
+
+/* An UNSENT message carrying count (> 0); 0 when it does not fit. */
+size_t rs_hook_encode_unsent(uint64_t count, int last, uint8_t* buf, size_t cap);
 
 /* VERDICT messages. rule may be NULL; it is cut to RS_HOOK_MAX_RULE bytes. */
 size_t rs_hook_encode_verdict(uint32_t seq, int verdict, const char* rule, size_t rule_len,
@@ -242,6 +246,9 @@ int rs_hook_exchange(int fd, const uint8_t* msg, size_t len, int want_verdict, u
 /* The same, and a REDIRECT verdict's target in *target (may be NULL). */
 int rs_hook_exchange_target(int fd, const uint8_t* msg, size_t len, int want_verdict, uint32_t seq,
                             int deadline_ms, int* verdict, struct rs_hook_address* target);
+/* Sends msg (no answer expected), waiting up to deadline_ms for room in a full socket:
+ * RS_HOOK_SENT, RS_HOOK_TIMEOUT or RS_HOOK_UNREACHABLE. */
+int rs_hook_send_within(int fd, const uint8_t* msg, size_t len, int deadline_ms);
 
 #ifdef __cplusplus
 }

@@ -85,6 +85,7 @@ size_t rs_hook_exec_size(const struct rs_exec_report* r) {
              str_tlv_size(r->working_directory) + str_tlv_size(r->command_line) +
              2 * RS_TLV_INT_SIZE;
   if (r->identity != NULL && r->identity->valid) n += RS_TLV_IDENTITY_SIZE;
+  if (r->unsent != 0) n += RS_TLV_INT_SIZE;
   const size_t argc = count_args(r->argv);
   if (argc > RS_HOOK_MAX_LIST_ELEMENTS) return too_big;
   for (size_t i = 0; i < argc && n <= RS_HOOK_MAX_MESSAGE; ++i) n += str_tlv_size(r->argv[i]);
@@ -125,6 +126,9 @@ size_t rs_hook_encode_exec(const struct rs_exec_report* r, uint32_t seq, int wan
     rs_put_u64(id + 8, r->identity->ino);
     rs_put_u64(id + 16, (uint64_t)r->identity->mtime_ns);
     if (put_tlv(&w, RS_HOOK_FIELD_EXECUTABLE_IDENTITY, id, sizeof id) != 0) return 0;
+  }
+  if (r->unsent != 0 && rs_hook_put_int(&w, RS_HOOK_FIELD_UNSENT, (int64_t)r->unsent) != 0) {
+    return 0;
   }
   if (!whole && w.cap - w.len < RS_TRAILER_SIZE) return 0;
   /* From here on everything is cut to leave room for the trailer (never needed when whole). */
@@ -214,7 +218,10 @@ int rs_hook_parse_header(const uint8_t* buf, size_t len, struct rs_hook_header* 
     return RS_HOOK_ERR_OVERSIZE;
   }
   if (h->length != len - RS_HOOK_HEADER_SIZE) return RS_HOOK_ERR_LENGTH;
-  if (h->type != RS_HOOK_MSG_EVENT && h->type != RS_HOOK_MSG_VERDICT) return RS_HOOK_ERR_TYPE;
+  if (h->type != RS_HOOK_MSG_EVENT && h->type != RS_HOOK_MSG_VERDICT &&
+      h->type != RS_HOOK_MSG_UNSENT) {
+    return RS_HOOK_ERR_TYPE;
+  }
   if ((h->flags & ~RS_HOOK_KNOWN_FLAGS) != 0) return RS_HOOK_ERR_FLAGS;
   return RS_HOOK_OK;
 }
@@ -320,6 +327,16 @@ int rs_hook_put_address(struct rs_hook_writer* w, uint16_t field, const struct r
 }
 
 /* ---- verdicts */
+
+size_t rs_hook_encode_unsent(uint64_t count, int last, uint8_t* buf, size_t cap) {
+  struct rs_hook_writer w;
+  rs_hook_writer_init(&w, buf, cap, RS_HOOK_MSG_UNSENT, 0, 0, last ? RS_HOOK_FLAG_LAST : 0);
+  if (count == 0 || count > INT64_MAX ||
+      rs_hook_put_int(&w, RS_HOOK_FIELD_UNSENT, (int64_t)count) != 0) {
+    return 0;
+  }
+  return rs_hook_writer_finish(&w);
+}
 
 static size_t encode_verdict(uint32_t seq, int verdict, const char* rule, size_t rule_len,
                              const struct rs_hook_address* target, uint8_t* buf, size_t cap) {

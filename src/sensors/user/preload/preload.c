@@ -1,6 +1,6 @@
 /* libringside-preload.so: the user-level sensors. This file holds what every hook shares:
  * initialisation, the state file, the connection to the agent and the exec-type report; the
- * hooks themselves are in preload_exec.c (exec family, posix_spawn[p], system, popen),
+ * hooks themselves are in preload_exec.c (exec family, posix_spawn[p], system, popen, _exit),
  * preload_file.c (file calls) and preload_net.c (socket calls and name lookups). Each call is
  * reported to the agent before it happens and, when the agent's state file says its class needs
  * a verdict, waits (with a deadline) for allow or deny. A denied call fails with EACCES and
@@ -249,6 +249,49 @@ static int exchange(int owner, const uint8_t* msg, size_t len, int want, uint32_
   return r;
 }
 
+/* ---- reports that did not go through */
+
+/* How many reports the process that loaded the library could not send since one went through.
+ * Only that process counts (a child writes no global); the next report it sends carries the
+ * count, and at exit its last words do. */
+static uint64_t g_unsent;
+/* How long last words wait for room in a full socket. */
+#define RS_LAST_WORDS_MS 100
+
+uint64_t rs_pl_take_unsent(int owner) {
+  return owner ? __atomic_exchange_n(&g_unsent, 0, __ATOMIC_RELAXED) : 0;
+}
+void rs_pl_add_unsent(int owner, uint64_t n) {
+  if (owner) __atomic_add_fetch(&g_unsent, n, __ATOMIC_RELAXED);
+}
+
+void rs_pl_last_words(void) {
+  if (__atomic_load_n(&g_unsent, __ATOMIC_RELAXED) == 0 || g_socket[0] == '\0') return;
+  const int pid = rs_sys_getpid();
+  if (pid != g_pid) return;
+  const int nested = t_in_hook;
+  t_in_hook = 1;
+  struct rs_hook_state_view st;
+  read_state(1, &st);
+  const uint64_t n = st.valid && st.agent_pid != 0 && st.agent_pid != pid
+                         ? __atomic_exchange_n(&g_unsent, 0, __ATOMIC_RELAXED)
+                         : 0;
+  uint8_t msg[RS_HOOK_HEADER_SIZE + RS_HOOK_TLV_HEADER_SIZE + 8];
+  const size_t len = n == 0 ? 0 : rs_hook_encode_unsent(n, 1, msg, sizeof msg);
+  if (len > 0) {
+    conn_lock();
+    const int shared = conn_is_ours();
+    const int fd = shared ? g_conn_fd : rs_hook_connect_raw(g_socket);
+    const int sent = fd >= 0 && rs_hook_send_within(fd, msg, len, RS_LAST_WORDS_MS) == RS_HOOK_SENT;
+    if (fd >= 0 && !shared) rs_sys_close(fd);
+    conn_unlock();
+    if (!sent) __atomic_add_fetch(&g_unsent, n, __ATOMIC_RELAXED); /* a later attempt may go */
+  }
+  t_in_hook = nested;
+}
+
+__attribute__((destructor)) static void rs_preload_destructor(void) { rs_pl_last_words(); }
+
 /* ---- one report */
 
 /* How the state file says to report. */
@@ -283,7 +326,10 @@ static int send_report(const struct rs_exec_report* r, const struct mode* m, uin
   if (rs_hook_exec_size(r) > msg_cap) {
     big = rs_sys_mmap(NULL, RS_HOOK_MAX_MESSAGE, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (rs_sys_mmap_failed(big)) return !m->fail_closed;
+    if (rs_sys_mmap_failed(big)) {
+      rs_pl_add_unsent(m->owner, r->unsent + 1);
+      return !m->fail_closed;
+    }
     msg = big;
     msg_cap = RS_HOOK_MAX_MESSAGE;
   }
@@ -301,7 +347,11 @@ static int send_report(const struct rs_exec_report* r, const struct mode* m, uin
     case RS_HOOK_SENT:
       return REPORT_ALLOW;
     default:
-      return !m->fail_closed; /* unreachable, busy, too late: the fail mode decides */
+      /* Unreachable, busy, too late: counted, and the fail mode decides. An exec replaces the
+       * image and its count with it, so the count is told now. */
+      rs_pl_add_unsent(m->owner, r->unsent + 1);
+      if (!r->new_process) rs_pl_last_words();
+      return !m->fail_closed;
   }
 }
 
@@ -327,6 +377,7 @@ static int report_in(const struct rs_pl_exec_call* c, const struct mode* m, char
       .new_process = c->new_process,
       .last = !m->owner, /* a child's private connection carries this report only */
       .identity = &id,
+      .unsent = rs_pl_take_unsent(m->owner),
   };
   return send_report(&r, m, msg, msg_cap);
 }
@@ -437,11 +488,6 @@ uint32_t rs_pl_seq(const struct rs_pl_mode* m) {
   return m->owner ? __atomic_add_fetch(&g_seq, 1, __ATOMIC_RELAXED) : 1;
 }
 
-static uint64_t g_unsent;
-
-uint64_t rs_pl_take_unsent(void) { return __atomic_exchange_n(&g_unsent, 0, __ATOMIC_RELAXED); }
-void rs_pl_add_unsent(uint64_t n) { __atomic_add_fetch(&g_unsent, n, __ATOMIC_RELAXED); }
-
 int rs_pl_send(const struct rs_pl_mode* m, const uint8_t* msg, size_t len, uint32_t seq,
                uint64_t carried, struct rs_hook_address* redirect, int* redirected) {
   int verdict = RS_HOOK_VERDICT_ALLOW;
@@ -454,7 +500,7 @@ int rs_pl_send(const struct rs_pl_mode* m, const uint8_t* msg, size_t len, uint3
     case RS_HOOK_SENT:
       return 1;
     default:
-      rs_pl_add_unsent(carried + 1);
+      rs_pl_add_unsent(m->owner, carried + 1);
       return !m->fail_closed;
   }
 }

@@ -1,5 +1,6 @@
 /* The exec family, posix_spawn[p], system and popen: each call is reported to the agent before
- * it happens and refused with EACCES when the agent says deny (preload.c holds the reporting). */
+ * it happens and refused with EACCES when the agent says deny (preload.c holds the reporting).
+ * _exit and _Exit: the process tells the agent how many reports it could not send. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -7,8 +8,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "hook_syscall.h"
 #include "preload_internal.h"
 
 extern char** environ;
@@ -21,6 +24,7 @@ typedef int (*spawn_fn)(pid_t*, const char*, const posix_spawn_file_actions_t*,
                         const posix_spawnattr_t*, char* const[], char* const[]);
 typedef int (*system_fn)(const char*);
 typedef FILE* (*popen_fn)(const char*, const char*);
+typedef void (*exit_fn)(int);
 
 static struct {
   execve_fn execve;
@@ -33,6 +37,8 @@ static struct {
   spawn_fn posix_spawnp;
   system_fn system;
   popen_fn popen;
+  exit_fn exit_now;  /* _exit */
+  exit_fn exit_now2; /* _Exit */
 } real;
 
 void rs_pl_init_exec(void) {
@@ -46,6 +52,23 @@ void rs_pl_init_exec(void) {
   real.posix_spawnp = (spawn_fn)rs_pl_resolve("posix_spawnp", (void*)posix_spawnp);
   real.system = (system_fn)rs_pl_resolve("system", (void*)system);
   real.popen = (popen_fn)rs_pl_resolve("popen", (void*)popen);
+  real.exit_now = (exit_fn)rs_pl_resolve("_exit", (void*)_exit);
+  real.exit_now2 = (exit_fn)rs_pl_resolve("_Exit", (void*)_Exit);
+}
+
+/* ---- leaving without exit(): the destructor that tells the count of unsent reports does not
+ * run, so these tell it first */
+
+RS_EXPORT void _exit(int status) {
+  rs_pl_last_words();
+  if (real.exit_now != NULL) real.exit_now(status);
+  for (;;) RS_SYS(SYS_exit_group, status, 0, 0);
+}
+
+RS_EXPORT void _Exit(int status) {
+  rs_pl_last_words();
+  if (real.exit_now2 != NULL) real.exit_now2(status);
+  for (;;) RS_SYS(SYS_exit_group, status, 0, 0);
 }
 
 /* ---- the exec family: the caller becomes the new image */

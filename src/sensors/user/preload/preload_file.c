@@ -196,11 +196,11 @@ static int report_in(const struct file_call* c, const struct rs_pl_mode* m, char
   }
   if (c->is_open) bad |= rs_hook_put_int(&w, RS_HOOK_FIELD_OPEN_FLAGS, (int64_t)c->flags);
   if (c->has_mode) bad |= rs_hook_put_int(&w, RS_HOOK_FIELD_MODE, (int64_t)c->mode);
-  const uint64_t unsent = rs_pl_take_unsent();
+  const uint64_t unsent = rs_pl_take_unsent(m->owner);
   if (unsent != 0) bad |= rs_hook_put_int(&w, RS_HOOK_FIELD_UNSENT, (int64_t)unsent);
   const size_t len = rs_hook_writer_finish(&w);
   if (bad != 0 || len == 0) {
-    rs_pl_add_unsent(unsent + 1);
+    rs_pl_add_unsent(m->owner, unsent + 1);
     return !m->fail_closed;
   }
   struct rs_hook_address unused;

@@ -65,9 +65,13 @@ RS_HIDDEN uint32_t rs_pl_seq(const struct rs_pl_mode* m);
  * message that does not go through is counted as unsent, with the `carried` count it held. */
 RS_HIDDEN int rs_pl_send(const struct rs_pl_mode* m, const uint8_t* msg, size_t len, uint32_t seq,
                          uint64_t carried, struct rs_hook_address* redirect, int* redirected);
-/* Takes the count of reports not sent so far (RS_HOOK_FIELD_UNSENT of the next report). */
-RS_HIDDEN uint64_t rs_pl_take_unsent(void);
-RS_HIDDEN void rs_pl_add_unsent(uint64_t n);
+/* Takes the count of reports not sent so far (RS_HOOK_FIELD_UNSENT of the next report); only
+ * the process that loaded the library (owner) keeps a count: 0 for any other. */
+RS_HIDDEN uint64_t rs_pl_take_unsent(int owner);
+RS_HIDDEN void rs_pl_add_unsent(int owner, uint64_t n);
+/* At exit (or before an exec whose report did not go through): sends the count no report
+ * carried as an UNSENT message, waiting a little for room in a full socket. */
+RS_HIDDEN void rs_pl_last_words(void);
 /* This process's executable (/proc/self/exe, read once per image); NULL when unreadable. */
 RS_HIDDEN const char* rs_pl_executable(const struct rs_pl_mode* m, size_t* len);
 /* 1 when path is the agent's socket or state file (never reported). */

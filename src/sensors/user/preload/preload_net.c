@@ -210,11 +210,11 @@ static int report(const struct net_call* c, const struct rs_pl_mode* m,
     if (question_len > RS_DNS_NAME) question_len = RS_DNS_NAME; /* longer is no host name */
     bad |= rs_hook_put_str(&w, RS_FIELD_DNS_QUESTION_NAME, question, question_len);
   }
-  const uint64_t unsent = rs_pl_take_unsent();
+  const uint64_t unsent = rs_pl_take_unsent(m->owner);
   if (unsent != 0) bad |= rs_hook_put_int(&w, RS_HOOK_FIELD_UNSENT, (int64_t)unsent);
   const size_t len = rs_hook_writer_finish(&w);
   if (bad != 0 || len == 0) {
-    rs_pl_add_unsent(unsent + 1);
+    rs_pl_add_unsent(m->owner, unsent + 1);
     return !m->fail_closed;
   }
   return rs_pl_send(m, msg, len, seq, unsent, target, redirected);
