@@ -470,14 +470,14 @@ class ScopedNetns {
   std::string error_;
 };
 
-// NFQUEUE in fail-closed mode while the agent is stopped, in a network namespace of the test's
-// own: ten times more new connections than the kernel queue holds (1024 packets). Packets that
-// found the queue full are counted by the kernel (queue_dropped); the agent reports them, and
-// every packet the kernel gave an id reached the agent or is counted as a gap. The test reads
-// the kernel's own numbers for the queue and checks delivered + lost == queued + dropped.
-TEST(OverloadSlow, NfqueueWhileAgentStopped) {
-  if (!is_root()) GTEST_SKIP() << "needs root (network namespace, iptables)";
-  constexpr uint16_t kQueue = 43;
+// NFQUEUE while the agent is stopped, in a network namespace of the test's own: ten times more
+// new connections than the kernel queue holds (4096 packets). Fail-closed: packets that found
+// the queue full are dropped and counted by the kernel (queue_dropped), which the agent reports.
+// Fail-open: the kernel lets them through and counts them nowhere; the agent counts them from
+// its NFQUEUE rules' counters (nfqueue.bypass). Either way every packet the kernel gave an id
+// reached the agent or is counted as a gap, and delivered + lost == packets the rules queued.
+void nfqueue_overload(bool fail_open) {
+  const uint16_t queue = fail_open ? 44 : 43;
   constexpr int kQueueMax = 4096;  // the queue length the agent configures (nfqueue_socket.cpp)
   constexpr int kConnects = 10 * kQueueMax;
   ScopedNetns ns;
@@ -486,9 +486,8 @@ TEST(OverloadSlow, NfqueueWhileAgentStopped) {
   AgentProcess::Options o;
   o.levels = "kernel";
   o.domains = "network";
-  o.policy_yaml =
-      "settings:\n  fail_mode: closed\n  network: {nfqueue: all, queue: " + std::to_string(kQueue) +
-      "}\nrules: []\n";
+  o.policy_yaml = std::string("settings:\n  fail_mode: ") + (fail_open ? "open" : "closed") +
+                  "\n  network: {nfqueue: all, queue: " + std::to_string(queue) + "}\nrules: []\n";
   auto agent = start_agent(o);
   ASSERT_TRUE(agent);
   int made = 0;
@@ -500,8 +499,8 @@ TEST(OverloadSlow, NfqueueWhileAgentStopped) {
   for (int i = 0; i < kConnects; ++i) {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) break;
-    // The SYN is on its way (queued, or dropped at a full queue); closing a connecting socket
-    // sends nothing more, so every connection is exactly one packet.
+    // The SYN is on its way (queued, dropped or let through at a full queue); closing a
+    // connecting socket sends nothing more, so every connection is exactly one packet.
     (void)connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to);
     close(fd);
     ++made;
@@ -511,7 +510,7 @@ TEST(OverloadSlow, NfqueueWhileAgentStopped) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the once-a-second report
   std::stringstream table;
   table << std::ifstream("/proc/net/netfilter/nfnetlink_queue").rdbuf();
-  const auto kernel = parse_queue_drops(table.str(), kQueue);
+  const auto kernel = parse_queue_drops(table.str(), queue);
   ASSERT_TRUE(kernel) << table.str();
   ASSERT_EQ(agent->stop(), 0) << agent->log();
   const auto events = agent->events();
@@ -522,23 +521,47 @@ TEST(OverloadSlow, NfqueueWhileAgentStopped) {
         str_field(ev, "ringside.sensor") == "nfqueue" && int_field(ev, "destination.port") == 9;
   }
   const auto lost = losses_by_channel(events);
-  const int64_t dropped = lost.count("nfqueue.kernel") ? lost.at("nfqueue.kernel").count : 0;
-  const int64_t gaps = lost.count("nfqueue.socket") ? lost.at("nfqueue.socket").count : 0;
-  const int64_t work = lost.count("nfqueue.work_queue") ? lost.at("nfqueue.work_queue").count : 0;
-  const int64_t generated = static_cast<int64_t>(kernel->id_sequence + kernel->queue_dropped);
+  auto lost_on = [&](const char* channel) -> int64_t {
+    return lost.count(channel) ? lost.at(channel).count : 0;
+  };
+  const int64_t dropped = lost_on("nfqueue.kernel");
+  const int64_t gaps = lost_on("nfqueue.socket");
+  const int64_t work = lost_on("nfqueue.work_queue");
+  const int64_t bypass = lost_on("nfqueue.bypass");
   std::printf(
-      "nfqueue: %d connects; kernel: %llu queued (ids) + %llu dropped (queue full), "
-      "%llu user_dropped; agent: delivered %lld, lost nfqueue.kernel %lld, "
+      "nfqueue (fail-%s): %d connects; kernel: %llu queued (ids) + %llu dropped (queue full), "
+      "%llu user_dropped; agent: delivered %lld, lost nfqueue.kernel %lld, nfqueue.bypass %lld, "
       "nfqueue.socket %lld, nfqueue.work_queue %lld\n",
-      made, static_cast<unsigned long long>(kernel->id_sequence),
+      fail_open ? "open" : "closed", made, static_cast<unsigned long long>(kernel->id_sequence),
       static_cast<unsigned long long>(kernel->queue_dropped),
       static_cast<unsigned long long>(kernel->user_dropped), static_cast<long long>(delivered),
-      static_cast<long long>(dropped), static_cast<long long>(gaps), static_cast<long long>(work));
-  EXPECT_GE(generated, kConnects) << "every first SYN passes the queue rule";
+      static_cast<long long>(dropped), static_cast<long long>(bypass), static_cast<long long>(gaps),
+      static_cast<long long>(work));
   EXPECT_EQ(dropped, static_cast<int64_t>(kernel->queue_dropped));
-  EXPECT_EQ(delivered + dropped + gaps + work, generated)
-      << "delivered + counted-lost != packets the queue rule saw";
-  EXPECT_GE(dropped + gaps, 9 * kQueueMax) << "not a 10x overload";
+  const int64_t taken = static_cast<int64_t>(kernel->id_sequence + kernel->queue_dropped);
+  if (fail_open) {
+    EXPECT_EQ(dropped, 0) << "fail-open drops nothing";
+    EXPECT_EQ(delivered + gaps + work + bypass, kConnects)
+        << "delivered + counted-lost != packets the queue rule saw";
+    EXPECT_EQ(bypass, kConnects - taken);
+    EXPECT_GE(bypass + gaps, 9 * kQueueMax) << "not a 10x overload";
+  } else {
+    EXPECT_GE(taken, kConnects) << "every first SYN passes the queue rule";
+    EXPECT_EQ(bypass, 0) << "fail-closed lets nothing through";
+    EXPECT_EQ(delivered + dropped + gaps + work, taken)
+        << "delivered + counted-lost != packets the queue rule saw";
+    EXPECT_GE(dropped + gaps, 9 * kQueueMax) << "not a 10x overload";
+  }
+}
+
+TEST(OverloadSlow, NfqueueWhileAgentStopped) {
+  if (!is_root()) GTEST_SKIP() << "needs root (network namespace, iptables)";
+  nfqueue_overload(false);
+}
+
+TEST(OverloadSlow, NfqueueFailOpenWhileAgentStopped) {
+  if (!is_root()) GTEST_SKIP() << "needs root (network namespace, iptables)";
+  nfqueue_overload(true);
 }
 
 }  // namespace

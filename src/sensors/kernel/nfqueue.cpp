@@ -92,10 +92,66 @@ struct NfqueueSensor::Impl {
   int64_t last_loss_report = 0;
   std::string drops_path;  // the kernel's queue table; empty with an injected queue (tests)
 
+  // Fail-open mode: a packet that finds the kernel queue full is let through
+  // (NFQA_CFG_F_FAIL_OPEN) and the kernel counts it nowhere. Those packets are the ones the
+  // NFQUEUE rules sent to the queue less those the queue took (an id) or dropped: measured from
+  // the rules' counters (iptables-save, a few ms) every kBypassCheckNs, before the rules are
+  // replaced and before they are removed at stop. Counters start at 0 with each rule set.
+  static constexpr int64_t kBypassCheckNs = 5'000'000'000;
+  std::mutex bypass_mu;
+  uint64_t bypass_earlier = 0;    // under earlier rule sets
+  uint64_t bypass_current = 0;    // under the current rules, as last measured
+  uint64_t taken_at_install = 0;  // id_sequence + queue_dropped when the current rules came
+  int64_t last_bypass_check = 0;
+  std::atomic<uint64_t> bypassed{0};
+  LossChannel bypass_losses{Level::kKernel, "nfqueue", "nfqueue.bypass", LossAccuracy::kExact};
+
+  std::optional<QueueDropCounts> kernel_counts() const {
+    if (drops_path.empty()) return std::nullopt;
+    std::stringstream text;
+    text << std::ifstream(drops_path).rdbuf();
+    return parse_queue_drops(text.str(), queue_number);
+  }
+  static uint64_t taken(const QueueDropCounts& k) { return k.id_sequence + k.queue_dropped; }
+
+  // Under bypass_mu. The rules' counters are read first: a packet they counted has been taken
+  // or let through by the time the kernel's counts are read.
+  void measure_bypass_locked() {
+    // plan and rules_installed change only under bypass_mu as well.
+    if (!default_allow || drops_path.empty() || !rules_installed || plan.empty()) return;
+    last_bypass_check = clock::monotonic_ns();
+    auto queued = rules.queued_packets();
+    const auto k = kernel_counts();
+    if (!queued || !k) {
+      counters.errors.fetch_add(1, std::memory_order_relaxed);
+      if (!queued)
+        log().warn("nfqueue: cannot read the rules' counters: {}", queued.error().message);
+      return;
+    }
+    const uint64_t by_queue = taken(*k) - std::min(taken(*k), taken_at_install);
+    if (*queued > by_queue) bypass_current = std::max(bypass_current, *queued - by_queue);
+    bypassed.store(bypass_earlier + bypass_current);
+  }
+  // Under bypass_mu, just before new rules replace the current ones (or none were installed).
+  void start_rule_epoch_locked() {
+    measure_bypass_locked();
+    bypass_earlier += bypass_current;
+    bypass_current = 0;
+    if (const auto k = kernel_counts()) taken_at_install = taken(*k);
+  }
+
   void report_losses(bool now) {
     const int64_t t = clock::monotonic_ns();
     if (!now && t - last_loss_report < 1000000000) return;
     last_loss_report = t;
+    if (default_allow && t - last_bypass_check >= kBypassCheckNs) {
+      std::lock_guard lock(bypass_mu);
+      measure_bypass_locked();
+    }
+    if (auto ev =
+            bypass_losses.report(bypassed.load(), "kernel queue full, let through (fail-open)")) {
+      ctx->emit(std::move(*ev));
+    }
     std::stringstream text;
     if (!drops_path.empty()) {
       std::ifstream in(drops_path);
@@ -294,8 +350,11 @@ Result<void> NfqueueSensor::apply_policy(const policy::Policy& policy) {
   if (next.queue != m.plan.queue && m.rules_installed) {
     return Error{"nfqueue: the queue number cannot change while running (restart the agent)"};
   }
+  std::lock_guard bypass_lock(m.bypass_mu);
+  m.start_rule_epoch_locked();
   if (auto r = m.rules.install(next); !r) {
     m.rules.cleanup();
+    m.rules_installed = false;
     return r;
   }
   std::lock_guard lock(m.plan_mu);
@@ -308,9 +367,14 @@ Result<void> NfqueueSensor::apply_policy(const policy::Policy& policy) {
 void NfqueueSensor::stop() {
   Impl& m = *impl_;
   if (!m.io) return;
-  // Rules first, so nothing new is queued; then every packet still waiting gets an answer
-  // before the socket closes.
-  m.rules.cleanup();
+  // Rules first, so nothing new is queued (what they let through counted just before); then
+  // every packet still waiting gets an answer before the socket closes.
+  {
+    std::lock_guard lock(m.bypass_mu);
+    m.measure_bypass_locked();
+    m.rules.cleanup();
+    m.rules_installed = false;
+  }
   m.stopping = true;
   const uint64_t one = 1;
   (void)!write(m.wake_fd, &one, sizeof one);
@@ -331,7 +395,6 @@ void NfqueueSensor::stop() {
   m.io.reset();
   close(m.wake_fd);
   m.wake_fd = -1;
-  m.rules_installed = false;
 }
 
 SensorStats NfqueueSensor::stats() const { return SensorStats::from(impl_->counters); }

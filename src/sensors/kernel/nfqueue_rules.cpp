@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 extern char** environ;
@@ -155,6 +156,36 @@ Result<void> QueueRules::install_family(const QueuePlan& plan, bool ipv6) {
     if (!ins) return Error{tool + " -I " + builtin + ": " + ins.error().message};
   }
   return ok();
+}
+
+uint64_t queue_rule_packets(std::string_view save_output) {
+  uint64_t total = 0;
+  while (!save_output.empty()) {
+    const size_t eol = save_output.find('\n');
+    const std::string_view line = save_output.substr(0, eol);
+    save_output.remove_prefix(eol == std::string_view::npos ? save_output.size() : eol + 1);
+    // "[packets:bytes] -A RINGSIDE-OUT ... -j NFQUEUE --queue-num N ..."
+    const size_t colon = line.find(':');
+    if (line.empty() || line.front() != '[' || colon == std::string_view::npos) continue;
+    const std::string_view rule = line.substr(line.find(']') + 1);
+    const bool ours = rule.starts_with(" -A " + std::string(kChainOut) + " ") ||
+                      rule.starts_with(" -A " + std::string(kChainIn) + " ");
+    if (!ours || rule.find(" -j NFQUEUE") == std::string_view::npos) continue;
+    uint64_t packets = 0;
+    const auto [end, ec] = std::from_chars(line.data() + 1, line.data() + colon, packets);
+    if (ec == std::errc() && end == line.data() + colon) total += packets;
+  }
+  return total;
+}
+
+Result<uint64_t> QueueRules::queued_packets() {
+  uint64_t total = 0;
+  for (const char* tool : {"iptables-save", "ip6tables-save"}) {
+    auto out = runner_.run({tool, "-c", "-t", "filter"}, "");
+    if (!out) return Error{std::string(tool) + ": " + out.error().message};
+    total += queue_rule_packets(*out);
+  }
+  return total;
 }
 
 Result<void> QueueRules::install(const QueuePlan& plan) {

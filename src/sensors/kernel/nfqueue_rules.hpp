@@ -55,6 +55,10 @@ QueuePlan plan_queue(const policy::Policy& policy);
 // The iptables-restore input (used with --noflush) that (re)fills both chains for `plan`.
 std::string chain_script(const QueuePlan& plan, bool ipv6);
 
+// Packets that ringside's NFQUEUE rules sent to the queue, summed from `iptables-save -c`
+// output: the counters of the rules in RINGSIDE-OUT and RINGSIDE-IN that jump to NFQUEUE.
+uint64_t queue_rule_packets(std::string_view save_output);
+
 // Runs a program and returns its standard output; an Error with its standard error when it
 // fails. The facade over fork/exec, so rule handling is tested without privileges.
 class CommandRunner {
@@ -74,6 +78,9 @@ class QueueRules {
   // Replaces the chains' content atomically and adds the jumps if missing. An empty plan
   // removes everything.
   Result<void> install(const QueuePlan& plan);
+  // Packets the installed NFQUEUE rules (both families) sent to the queue since they were
+  // installed: the rules' counters, read with iptables-save -c.
+  Result<uint64_t> queued_packets();
 
  private:
   Result<void> install_family(const QueuePlan& plan, bool ipv6);
