@@ -164,7 +164,7 @@ void Agent::build_sensors() {
   if (opts_.domains.count(Domain::kProcess)) {
     if (opts_.kernel_level) {
       if (opts_.force_fallback) {
-        add(std::make_unique<ProcConnectorSensor>());
+        add(std::make_unique<ProcConnectorSensor>(opts_.ring_bytes));
       } else {
         ProcessEbpfSensor::Options po;
         if (opts_.ring_bytes != 0) po.ring_bytes = opts_.ring_bytes;
@@ -242,7 +242,7 @@ Result<void> Agent::start() {
     if (sensors_[i]->name() == "process_ebpf") {
       log().warn("eBPF process sensor unavailable ({}); falling back to the proc connector",
                  r.error().message);
-      sensors_.push_back(std::make_unique<ProcConnectorSensor>());
+      sensors_.push_back(std::make_unique<ProcConnectorSensor>(opts_.ring_bytes));
       states_.push_back({"process_proc_connector", "proc_connector", Level::kKernel,
                          Domain::kProcess, "stopped", ""});
       auto fb = start_sensor(sensors_.size() - 1);

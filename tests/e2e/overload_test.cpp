@@ -171,6 +171,81 @@ TEST(OverloadSlow, ProcessRingWhileAgentStopped) {
   EXPECT_EQ(stats["queue"]["dropped"].get<int64_t>(), 0);
 }
 
+// The proc connector (the fallback process feed) while the agent is stopped: its netlink
+// socket's queue fills and the kernel drops messages for it. The kernel numbers the messages it
+// sends on each CPU, so the agent counts every one it missed. Like the rings the feed is
+// host-wide: delivered + lost >= generated for the test's own children, and the reported losses
+// equal the sensor's drop counter.
+TEST(OverloadSlow, ProcConnectorWhileAgentStopped) {
+  if (!is_root()) GTEST_SKIP() << "needs root (proc connector)";
+  constexpr int kChildren = 2000;  // 4000 messages; a 64 KiB socket buffer holds ~100
+  AgentProcess::Options o;
+  o.levels = "kernel";
+  o.domains = "process";
+  o.force_fallback = true;
+  o.extra_args = {"--ring-bytes", "65536"};
+  auto agent = start_agent(o);
+  ASSERT_TRUE(agent);
+  std::set<int64_t> children;
+  int made = 0;
+  ASSERT_TRUE(stop_all_threads(agent->pid()));
+  for (int i = 0; i < kChildren; ++i) {
+    const pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    if (pid < 0) break;
+    ++made;
+    children.insert(pid);
+    int status = 0;
+    waitpid(pid, &status, 0);
+  }
+  ASSERT_EQ(kill(agent->pid(), SIGCONT), 0);
+  ASSERT_EQ(made, kChildren);
+  // A message on every CPU after the flood: the first number the agent reads from a CPU after
+  // its gap tells how many were missed there (a fork is numbered on the parent's CPU).
+  cpu_set_t all;
+  ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &all)) continue;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    const pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    if (pid > 0) waitpid(pid, nullptr, 0);
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof all, &all), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // drained, reported
+  ASSERT_EQ(agent->stop(), 0) << agent->log();
+  const auto events = agent->events();
+  int64_t delivered = 0;
+  for (const json& ev : events) {
+    const std::string action = str_field(ev, "event.action");
+    if (str_field(ev, "ringside.sensor") != "proc_connector") continue;
+    if ((action == "fork" || action == "exit") && children.count(int_field(ev, "process.pid"))) {
+      ++delivered;
+    }
+  }
+  const auto lost = losses_by_channel(events);
+  ASSERT_TRUE(lost.count("proc_connector.socket")) << "no ringside.lost for the proc connector";
+  const Losses& r = lost.at("proc_connector.socket");
+  const int64_t generated = 2LL * made;  // a fork and an exit message per child
+  std::printf(
+      "proc_connector.socket: generated %lld messages (this test's children), delivered %lld, "
+      "lost %lld host-wide in %d ringside.lost events\n",
+      static_cast<long long>(generated), static_cast<long long>(delivered),
+      static_cast<long long>(r.count), r.events);
+
+  EXPECT_LT(delivered, generated);
+  EXPECT_GE(delivered + r.count, generated) << "messages neither delivered nor counted";
+  EXPECT_GE(10 * r.count, 9 * generated) << "not a 10x overload";
+  EXPECT_EQ(r.total, r.count);
+  EXPECT_EQ(r.accuracy, "exact");
+  const json stats = agent->stats();
+  EXPECT_EQ(stats["sensors"]["process_proc_connector"]["dropped"].get<int64_t>(), r.count)
+      << stats.dump();
+}
+
 // The file and network eBPF rings at their smallest (4 KiB) while the agent is stopped: the
 // test's own operations are generated, its delivered events counted; like the process ring,
 // these rings are host-wide, so delivered + dropped >= generated, and the reported losses equal

@@ -23,7 +23,7 @@ using proc_connector::Message;
 
 // Appends one netlink message carrying `ev` (with connector id `idx`) to `out`.
 void append(std::vector<uint8_t>& out, const proc_event& ev, uint32_t idx = CN_IDX_PROC,
-            size_t event_len = sizeof(proc_event)) {
+            size_t event_len = sizeof(proc_event), uint32_t seq = 0) {
   const size_t len = NLMSG_LENGTH(sizeof(cn_msg) + event_len);
   std::vector<uint8_t> msg(NLMSG_ALIGN(len), 0);
   nlmsghdr nl{};
@@ -33,6 +33,7 @@ void append(std::vector<uint8_t>& out, const proc_event& ev, uint32_t idx = CN_I
   cn.id.idx = idx;
   cn.id.val = CN_VAL_PROC;
   cn.len = static_cast<uint16_t>(event_len);
+  cn.seq = seq;
   std::memcpy(msg.data(), &nl, sizeof nl);
   std::memcpy(msg.data() + NLMSG_HDRLEN, &cn, sizeof cn);
   std::memcpy(msg.data() + NLMSG_HDRLEN + sizeof cn, &ev, std::min(event_len, sizeof ev));
@@ -73,6 +74,34 @@ TEST(ProcConnectorParse, ForkExecExitInOneDatagram) {
   EXPECT_EQ(out[2].kind, Message::Kind::kExit);
   EXPECT_EQ(out[2].exit_status, 5u << 8);
   EXPECT_EQ(out[3].kind, Message::Kind::kOther);
+}
+
+// Each message carries the CPU and the number the kernel gave it there; a jump in one CPU's
+// numbers is what the socket lost.
+TEST(ProcConnectorParse, PerCpuNumbersCountMissedMessages) {
+  std::vector<uint8_t> d;
+  proc_event exec = make(proc_event::PROC_EVENT_EXEC);
+  exec.cpu = 3;
+  append(d, exec, CN_IDX_PROC, sizeof(proc_event), 41);
+  std::vector<Message> out;
+  ASSERT_EQ(proc_connector::parse(d.data(), d.size(), out), 0u);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].cpu, 3);
+  EXPECT_EQ(out[0].seq, 41u);
+
+  proc_connector::SeqTracker t;
+  EXPECT_EQ(t.missed(0, 100), 0u);  // the first from a CPU: nothing known before it
+  EXPECT_EQ(t.missed(1, 7), 0u);
+  EXPECT_EQ(t.missed(0, 101), 0u);
+  EXPECT_EQ(t.missed(0, 105), 3u);  // 102, 103, 104
+  EXPECT_EQ(t.missed(1, 8), 0u);    // CPUs count apart
+  EXPECT_EQ(t.missed(1, 10), 1u);
+  EXPECT_EQ(t.missed(5, 0xFFFFFFFFu), 0u);
+  EXPECT_EQ(t.missed(5, 1), 1u);   // across the wrap: 0 was missed
+  EXPECT_EQ(t.missed(0, 50), 0u);  // backwards: a new start, not four billion losses
+  EXPECT_EQ(t.missed(0, 52), 1u);
+  EXPECT_EQ(t.missed(-1, 9), 0u);  // no CPU
+  EXPECT_EQ(t.missed(1 << 20, 9), 0u);
 }
 
 TEST(ProcConnectorParse, CountsMalformedMessages) {

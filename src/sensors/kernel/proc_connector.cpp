@@ -63,6 +63,8 @@ size_t parse(const void* data, size_t size, std::vector<Message>& out) {
     std::memcpy(&ev, p + sizeof cn, std::min<size_t>(cn.len, sizeof ev));
     Message m;
     m.timestamp_ns = ev.timestamp_ns;
+    m.cpu = static_cast<int32_t>(ev.cpu);
+    m.seq = cn.seq;
     switch (ev.what) {
       case proc_event::PROC_EVENT_FORK:
         m.kind = Message::Kind::kFork;
@@ -89,6 +91,22 @@ size_t parse(const void* data, size_t size, std::vector<Message>& out) {
     out.push_back(m);
   }
   return malformed;
+}
+
+uint64_t SeqTracker::missed(int32_t cpu, uint32_t seq) {
+  if (cpu < 0 || cpu >= kMaxCpus) return 0;
+  const auto i = static_cast<size_t>(cpu);
+  if (i >= next_.size()) {
+    next_.resize(i + 1, 0);
+    known_.resize(i + 1, false);
+  }
+  // Unsigned difference: the counter wraps. A number from before the expected one (never sent
+  // that way by the kernel) is taken as a new start, not as four billion losses.
+  const uint32_t gap = seq - next_[i];
+  const bool plausible = known_[i] && gap < (1u << 31);
+  next_[i] = seq + 1;
+  known_[i] = true;
+  return plausible ? gap : 0;
 }
 
 }  // namespace proc_connector
@@ -140,9 +158,12 @@ struct ProcConnectorSensor::Impl {
   bool running = false;
   std::atomic<bool> stopping{false};
   int64_t last_overrun_log = 0;
-  // ENOBUFS says that messages were lost, not how many: each overrun counts one.
+  int receive_bytes = kReceiveBufferBytes;
+  // ENOBUFS says that messages were lost, not how many; the per-CPU numbers say how many.
+  proc_connector::SeqTracker seqs;
+  uint64_t overruns = 0;
   LossChannel socket_losses{Level::kKernel, "proc_connector", "proc_connector.socket",
-                            LossAccuracy::kLowerBound};
+                            LossAccuracy::kExact};
 };
 
 Result<void> ProcConnectorSensor::Impl::start(SensorContext& c) {
@@ -159,7 +180,7 @@ Result<void> ProcConnectorSensor::Impl::start(SensorContext& c) {
   };
   // Bursts of short-lived processes outrun any reader; a deep queue makes losses rare (and
   // counted when they happen). SO_RCVBUFFORCE passes rmem_max as root.
-  const int bytes = kReceiveBufferBytes;
+  const int bytes = receive_bytes;
   if (::setsockopt(sock, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0) {
     (void)::setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
   }
@@ -208,14 +229,20 @@ void ProcConnectorSensor::Impl::run() {
       const size_t bad = proc_connector::parse(buf.data(), static_cast<size_t>(n), messages);
       counters.errors.fetch_add(bad, std::memory_order_relaxed);
       const int64_t mono_to_real = clock::realtime_ns() - clock::monotonic_ns();
-      for (const Message& m : messages) handle(m, mono_to_real);
+      for (const Message& m : messages) {
+        if (const uint64_t missed = seqs.missed(m.cpu, m.seq); missed > 0) {
+          counters.dropped.fetch_add(missed, std::memory_order_relaxed);
+        }
+        handle(m, mono_to_real);
+      }
     }
   }
 }
 
 void ProcConnectorSensor::Impl::overrun() {
-  // The socket's queue overflowed: the kernel dropped events, how many it does not say.
-  counters.dropped.fetch_add(1, std::memory_order_relaxed);
+  // The socket's queue overflowed: the kernel dropped messages, counted by the jump in the
+  // numbers of the next ones.
+  if (overruns++ == 0) log().warn("proc connector: the socket overflowed; losses are counted");
   report_losses(false);
 }
 
@@ -225,7 +252,7 @@ void ProcConnectorSensor::Impl::report_losses(bool now) {
   if (!now && t - last_overrun_log < 1000000000) return;
   last_overrun_log = t;
   if (auto ev = socket_losses.report(counters.dropped.load(std::memory_order_relaxed),
-                                     "netlink socket overrun, ENOBUFS")) {
+                                     "netlink socket overrun, messages missing by number")) {
     ctx->emit(std::move(*ev));
   }
 }
@@ -354,7 +381,10 @@ void ProcConnectorSensor::Impl::stop() {
   sock = wake = -1;
 }
 
-ProcConnectorSensor::ProcConnectorSensor() : impl_(std::make_unique<Impl>()) {}
+ProcConnectorSensor::ProcConnectorSensor(size_t receive_bytes) : impl_(std::make_unique<Impl>()) {
+  if (receive_bytes != 0)
+    impl_->receive_bytes = static_cast<int>(std::min<size_t>(receive_bytes, 1 << 30));
+}
 
 ProcConnectorSensor::~ProcConnectorSensor() { stop(); }
 

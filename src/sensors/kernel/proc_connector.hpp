@@ -22,6 +22,23 @@ struct Message {
   int32_t parent_pid = 0, parent_tgid = 0;  // fork only
   uint32_t exit_status = 0;                 // exit only: the wait(2) status word
   uint64_t timestamp_ns = 0;                // CLOCK_MONOTONIC
+  int32_t cpu = -1;                         // the CPU the kernel numbered the message on
+  uint32_t seq = 0;                         // its number there (cn_msg.seq)
+};
+
+// The kernel numbers the proc connector messages it sends on each CPU (one counter per CPU,
+// every event type, every listener: we subscribe without a filter), so a jump in one CPU's
+// numbers is the count of messages this socket lost there. Exact up to the last message
+// received from each CPU.
+class SeqTracker {
+ public:
+  // Messages missed on `cpu` before this one (0 for the first message seen from a CPU).
+  uint64_t missed(int32_t cpu, uint32_t seq);
+
+ private:
+  static constexpr int32_t kMaxCpus = 1 << 16;
+  std::vector<uint32_t> next_;
+  std::vector<bool> known_;
 };
 
 // Splits one netlink datagram into messages (appended to `out`); returns how many netlink
@@ -32,7 +49,8 @@ size_t parse(const void* data, size_t size, std::vector<Message>& out);
 
 class ProcConnectorSensor final : public Sensor {
  public:
-  ProcConnectorSensor();
+  // receive_bytes: the netlink socket's receive buffer (0: 4 MiB).
+  explicit ProcConnectorSensor(size_t receive_bytes = 0);
   ~ProcConnectorSensor() override;
 
   std::string_view name() const override { return "process_proc_connector"; }
