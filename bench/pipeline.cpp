@@ -4,7 +4,8 @@
 // default policy plus a deny rule that never matches), the event queue, and the JSONL sink
 // writing to /dev/null — with the whole process pinned to one CPU. Two measurements:
 //   1. capacity: the highest paced rate the pipeline carries for a second with 0 drops
-//      (bisection between 50 k and 4 M events/s);
+//      (bisection between 50 k and 4 M events/s; a rate fails when two runs in a row fall
+//      behind);
 //   2. sustained: 100 k events/s paced for a few seconds; drops must be 0.
 //
 //   pipeline [--seconds S] [--json FILE]
@@ -122,11 +123,17 @@ int main(int argc, char** argv) {
   RunResult best{};
   while (hi / lo > 1.05) {
     const double mid = std::sqrt(lo * hi);
-    const RunResult r = run(*pol, static_cast<size_t>(mid), mid);
-    const bool kept_up = r.dropped == 0 && r.seconds < 1.1;
-    std::fprintf(stderr, "  %.0f events/s: %s (%.2f s, %llu dropped)\n", mid,
-                 kept_up ? "kept up" : "fell behind", r.seconds,
-                 static_cast<unsigned long long>(r.dropped));
+    // A rate fails only when two runs in a row fall behind: one stall of the (virtual) machine
+    // is not the pipeline's capacity. Every run is printed.
+    RunResult r{};
+    bool kept_up = false;
+    for (int attempt = 0; attempt < 2 && !kept_up; ++attempt) {
+      r = run(*pol, static_cast<size_t>(mid), mid);
+      kept_up = r.dropped == 0 && r.seconds < 1.1;
+      std::fprintf(stderr, "  %.0f events/s: %s (%.2f s, %llu dropped)\n", mid,
+                   kept_up ? "kept up" : "fell behind", r.seconds,
+                   static_cast<unsigned long long>(r.dropped));
+    }
     if (kept_up) {
       lo = mid;
       best = r;

@@ -162,23 +162,26 @@ void Event::set_nul_separated(Field f, std::string_view blob) {
 }
 
 std::optional<int64_t> Event::get_int(Field f) const {
-  const auto& fi = info(f);
-  if (!is_int(fi.type) || !has(f)) return std::nullopt;
+  const int i = index_of(f);
+  const auto& fi = kFieldInfo[i];
+  if (!is_int(fi.type) || ((present_[i / 64] >> (i % 64)) & 1U) == 0) return std::nullopt;
   return ints_[fi.slot];
 }
 
 std::optional<std::string_view> Event::get_str(Field f) const {
   if (f == Field::kEventCategory) return category();
   if (f == Field::kEventAction) return action();
-  const auto& fi = info(f);
-  if (!is_str(fi.type) || !has(f)) return std::nullopt;
+  const int i = index_of(f);
+  const auto& fi = kFieldInfo[i];
+  if (!is_str(fi.type) || ((present_[i / 64] >> (i % 64)) & 1U) == 0) return std::nullopt;
   const Span s = strs_[fi.slot];
   return std::string_view(arena_.data() + s.offset, s.length);
 }
 
 StringList Event::get_list(Field f) const {
-  const auto& fi = info(f);
-  if (fi.type != FieldType::kStrings || !has(f)) return {};
+  const int i = index_of(f);
+  const auto& fi = kFieldInfo[i];
+  if (fi.type != FieldType::kStrings || ((present_[i / 64] >> (i % 64)) & 1U) == 0) return {};
   const Span s = lists_[fi.slot];
   return {arena_.data() + s.offset, s.length};
 }

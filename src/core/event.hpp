@@ -84,6 +84,17 @@ class Event {
   std::optional<int64_t> get_int(Field f) const;
   std::optional<std::string_view> get_str(Field f) const;
   StringList get_list(Field f) const;
+  // The same by dense field index (schema::field_index), for encoders that walk the schema:
+  // the field must be present and of the getter's type.
+  int64_t int_at(int index) const { return ints_[schema::kFieldInfo[index].slot]; }
+  std::string_view str_at(int index) const {
+    const Span s = strs_[schema::kFieldInfo[index].slot];
+    return {arena_.data() + s.offset, s.length};
+  }
+  StringList list_at(int index) const {
+    const Span s = lists_[schema::kFieldInfo[index].slot];
+    return {arena_.data() + s.offset, s.length};
+  }
 
   // Convenience for the header fields every sensor sets.
   void set_origin(Level level, std::string_view sensor);

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <ctime>
 
+#include <emmintrin.h>
+
 namespace ringside {
 
 namespace {
@@ -122,7 +124,20 @@ void Writer::put_string(std::string_view s) {
   *p++ = '"';
   size_t i = 0;
   while (i < s.size()) {
-    // Eight plain bytes at a time (most paths, names and arguments are plain ASCII).
+    // Sixteen plain bytes at a time (most paths, names and arguments are plain ASCII): a byte
+    // below 0x20 or with the high bit set compares below 0x20 as a signed char.
+    while (i + 16 <= s.size()) {
+      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+      const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+                                                        _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7F))),
+                                           _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                                        _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+      if (_mm_movemask_epi8(special) != 0) break;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), x);
+      p += 16;
+      i += 16;
+    }
+    // Then eight.
     while (i + 8 <= s.size()) {
       uint64_t x = 0;
       std::memcpy(&x, s.data() + i, 8);
@@ -242,21 +257,21 @@ void put_leaf(Writer& w, const Event& ev, int index) {
   const auto& fi = schema::kFieldInfo[index];
   switch (fi.type) {
     case FieldType::kInt:
-      w.put_int(*ev.get_int(fi.id));
+      w.put_int(ev.int_at(index));
       break;
     case FieldType::kTimestamp:
       w.put('"');
-      w.put_timestamp(*ev.get_int(fi.id));
+      w.put_timestamp(ev.int_at(index));
       w.put('"');
       break;
     case FieldType::kString:
     case FieldType::kIp:
-      w.put_string(*ev.get_str(fi.id));
+      w.put_string(ev.str_at(index));
       break;
     case FieldType::kStrings: {
       w.put('[');
       bool first = true;
-      for (std::string_view s : ev.get_list(fi.id)) {
+      for (std::string_view s : ev.list_at(index)) {
         if (!first) w.put(',');
         first = false;
         w.put_string(s);
@@ -267,30 +282,105 @@ void put_leaf(Writer& w, const Event& ev, int index) {
   }
 }
 
-bool any_present(const Event& ev, const schema::JsonNode& node) {
-  const auto& present = ev.present();
+bool any_present(const std::array<uint64_t, schema::kFieldMaskWords>& present,
+                 const schema::JsonNode& node) {
   for (size_t word = 0; word < schema::kFieldMaskWords; ++word) {
     if (present[word] & node.mask[word]) return true;
   }
   return false;
 }
 
-void put_object(Writer& w, const Event& ev, const schema::JsonNode& node) {
-  w.put('{');
+// The JSON layout of one kind of event (its type and which fields it has): the literal text
+// between the values, and the field of each value. Events of one kind share it, so encoding one
+// is a flat loop of copies and values instead of a walk of the schema tree.
+struct Layout {
+  EventType type{};
+  std::array<uint64_t, schema::kFieldMaskWords> mask{};
+  bool valid = false;
+  std::string text;  // the literals, back to back
+  struct Step {
+    uint32_t literal_end;  // text up to here (from the previous step's end) comes first
+    int16_t field;         // then this field's value; -1 after the last literal
+  };
+  std::vector<Step> steps;
+
+  void literal(std::string_view s) { text += s; }
+  void value(int field) {
+    steps.push_back({static_cast<uint32_t>(text.size()), static_cast<int16_t>(field)});
+  }
+};
+
+void lay_out_object(Layout& l, const schema::JsonNode& node) {
+  l.literal("{");
   bool first = true;
   for (uint16_t c = 0; c < node.num_children; ++c) {
     const schema::JsonNode& child = schema::kJsonTree[node.first_child + c];
-    if (!any_present(ev, child)) continue;
-    if (!first) w.put(',');
+    if (!any_present(l.mask, child)) continue;
+    if (!first) l.literal(",");
     first = false;
-    w.put(child.key_json);  // schema keys need no escaping
+    l.literal(child.key_json);  // schema keys need no escaping
     if (child.field >= 0) {
-      put_leaf(w, ev, child.field);
+      l.value(child.field);
     } else {
-      put_object(w, ev, child);
+      lay_out_object(l, child);
     }
   }
-  w.put('}');
+  l.literal("}");
+}
+
+void lay_out(Layout& l, const Event& ev) {
+  l.type = ev.type();
+  l.mask = ev.present();
+  l.valid = true;
+  l.text.clear();
+  l.steps.clear();
+  // event.category / event.action come from the type, not from storage.
+  const schema::JsonNode& root = schema::kJsonTree[0];
+  l.literal("{");
+  bool first = true;
+  for (uint16_t c = 0; c < root.num_children; ++c) {
+    const schema::JsonNode& child = schema::kJsonTree[root.first_child + c];
+    if (!any_present(l.mask, child)) continue;
+    if (!first) l.literal(",");
+    first = false;
+    l.literal(child.key_json);
+    if (child.key == "event") {
+      std::string fixed = "{\"category\":";
+      append_json_string(fixed, ev.category());
+      fixed += ",\"action\":";
+      append_json_string(fixed, ev.action());
+      l.literal(fixed);
+      for (uint16_t g = 0; g < child.num_children; ++g) {
+        const schema::JsonNode& leaf = schema::kJsonTree[child.first_child + g];
+        const auto id = schema::kFieldInfo[leaf.field].id;
+        if (id == Field::kEventCategory || id == Field::kEventAction || !ev.has(id)) continue;
+        l.literal(",");
+        l.literal(leaf.key_json);
+        l.value(leaf.field);
+      }
+      l.literal("}");
+    } else if (child.field >= 0) {
+      l.value(child.field);
+    } else {
+      lay_out_object(l, child);
+    }
+  }
+  l.literal("}\n");
+  l.value(-1);
+}
+
+// The layouts this thread met last (a pipeline carries few kinds of event at a time).
+const Layout& layout_of(const Event& ev) {
+  constexpr size_t kLayouts = 32;
+  thread_local std::array<Layout, kLayouts> cache;
+  thread_local size_t next = 0;
+  for (const Layout& l : cache) {
+    if (l.valid && l.type == ev.type() && l.mask == ev.present()) return l;
+  }
+  Layout& l = cache[next];
+  next = (next + 1) % kLayouts;
+  lay_out(l, ev);
+  return l;
 }
 
 }  // namespace
@@ -306,38 +396,14 @@ void append_rfc3339(std::string& out, int64_t ns) {
 }
 
 void append_event_json(std::string& out, const Event& ev) {
+  const Layout& layout = layout_of(ev);
   Writer w(out);
-  // event.category / event.action come from the type, not from storage.
-  const schema::JsonNode& root = schema::kJsonTree[0];
-  w.put('{');
-  bool first = true;
-  for (uint16_t c = 0; c < root.num_children; ++c) {
-    const schema::JsonNode& child = schema::kJsonTree[root.first_child + c];
-    if (!any_present(ev, child)) continue;
-    if (!first) w.put(',');
-    first = false;
-    w.put(child.key_json);
-    if (child.key == "event") {
-      w.put("{\"category\":");
-      w.put_string(ev.category());
-      w.put(",\"action\":");
-      w.put_string(ev.action());
-      for (uint16_t g = 0; g < child.num_children; ++g) {
-        const schema::JsonNode& leaf = schema::kJsonTree[child.first_child + g];
-        const auto id = schema::kFieldInfo[leaf.field].id;
-        if (id == Field::kEventCategory || id == Field::kEventAction || !ev.has(id)) continue;
-        w.put(',');
-        w.put(leaf.key_json);
-        put_leaf(w, ev, leaf.field);
-      }
-      w.put('}');
-    } else if (child.field >= 0) {
-      put_leaf(w, ev, child.field);
-    } else {
-      put_object(w, ev, child);
-    }
+  uint32_t from = 0;
+  for (const Layout::Step& step : layout.steps) {
+    w.put(std::string_view(layout.text).substr(from, step.literal_end - from));
+    from = step.literal_end;
+    if (step.field >= 0) put_leaf(w, ev, step.field);
   }
-  w.put("}\n");
 }
 
 }  // namespace ringside
