@@ -101,9 +101,12 @@ int main(int argc, char** argv) {
     const auto st = (*sink)->detailed_stats();
     std::printf(
         "sqlite_ingest: %ld rows in %.3f s = %.0f rows/s (written %llu, failed %llu, "
-        "%llu transactions), file %.1f MiB\n",
+        "%llu transactions, %llu checkpoints on the checkpointer thread, %llu on the sink "
+        "thread), file %.1f MiB\n",
         rows, secs, rate, static_cast<unsigned long long>(st.written),
         static_cast<unsigned long long>(st.failed), static_cast<unsigned long long>(st.batches),
+        static_cast<unsigned long long>(st.checkpoints),
+        static_cast<unsigned long long>(st.inline_checkpoints),
         static_cast<double>((*sink)->used_bytes()) / (1024.0 * 1024.0));
     // On a shared machine the wall-clock rate includes waiting for the CPU and the disk.
     std::printf("sqlite_ingest: CPU time %.3f s (user + system) = %.0f rows per CPU-second\n", cpu,
