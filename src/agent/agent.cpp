@@ -175,7 +175,9 @@ void Agent::build_sensors() {
   }
   if (opts_.domains.count(Domain::kFile) && opts_.kernel_level) {
     add(std::make_unique<FileEbpfSensor>(opts_.ring_bytes));
-    add(std::make_unique<FileFanotifySensor>());
+    FileFanotifySensor::Options fo;
+    fo.buffer_bytes = opts_.ring_bytes;
+    add(std::make_unique<FileFanotifySensor>(fo));
     add(std::make_unique<OpenFanotifySensor>());
   }
   if (opts_.domains.count(Domain::kNetwork) && opts_.kernel_level) {

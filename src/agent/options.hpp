@@ -27,7 +27,7 @@ struct AgentOptions {
   bool force_fallback = false;  // use the proc connector instead of eBPF for processes
   std::string hook_socket = "/run/ringside/hook.sock";
   size_t queue_capacity = 1 << 16;
-  size_t ring_bytes = 0;      // every eBPF ring and the proc connector's socket; 0: defaults
+  size_t ring_bytes = 0;      // eBPF rings, proc connector socket, fanotify buffer; 0: defaults
   int64_t sink_delay_us = 0;  // > 0: a sink that takes this long per event (loss tests)
   std::string agent_binary;   // /proc/self/exe, for "never decide on our own files"
   ExportOptions exports;      // --syslog, --kafka, --db retention (db_path above wins)

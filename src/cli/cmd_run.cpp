@@ -215,9 +215,10 @@ void add_run(CLI::App& app, int& status) {
                   "Events the queue to the sinks holds before it drops (default 65536)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 24));
   cmd->add_option("--ring-bytes", args->ring_bytes,
-                  "Size of each eBPF sensor's ring buffer and of the proc connector's socket "
-                  "buffer: a power of two, at least 4096 (default 8 MiB, file 16 MiB, proc "
-                  "connector 4 MiB; small sizes are for loss tests)")
+                  "Size of each eBPF sensor's ring buffer, of the proc connector's socket buffer "
+                  "and of the fanotify file sensor's buffer: a power of two, at least 4096 "
+                  "(default 8 MiB, file 16 MiB, proc connector 4 MiB, fanotify 16 MiB, at least "
+                  "64 KiB; small sizes are for loss tests)")
       ->check([](const std::string& v) -> std::string {
         const unsigned long long n = std::strtoull(v.c_str(), nullptr, 10);
         return n >= 4096 && (n & (n - 1)) == 0 ? "" : "must be a power of two, at least 4096";

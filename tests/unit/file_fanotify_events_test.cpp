@@ -116,7 +116,7 @@ TEST_F(FileFanotify, MarksTheScopeWithRenameAndDirectoryEvents) {
   ASSERT_EQ(fake_->inits().size(), 1u);
   EXPECT_EQ(fake_->inits()[0].flags, FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
                                          FAN_REPORT_DFID_NAME | FAN_REPORT_FID |
-                                         FAN_REPORT_TARGET_FID);
+                                         FAN_REPORT_TARGET_FID | FAN_UNLIMITED_QUEUE);
   const auto marks = fake_->marks();
   ASSERT_EQ(marks.size(), 2u);
   EXPECT_EQ(marks[0].path, dir_.string());
@@ -174,6 +174,19 @@ TEST_F(FileFanotify, RenameCarriesBothNames) {
   EXPECT_EQ(ev[0].type(), EventType::kFileRename);
   EXPECT_EQ(ev[0].get_str(Field::kFilePath), path("a"));
   EXPECT_EQ(ev[0].get_str(Field::kFileTargetPath), path("sub/b"));
+}
+
+// Without CAP_SYS_ADMIN there is no unlimited queue: the group is made with the kernel's bound.
+TEST_F(FileFanotify, WithoutTheUnlimitedQueueTheKernelsBoundIsUsed) {
+  fake_->refuse_init(FAN_UNLIMITED_QUEUE, EPERM);
+  start(watch("filesystem"));
+  ASSERT_FALSE(fake_->inits().empty());
+  EXPECT_EQ(fake_->inits().back().flags & FAN_UNLIMITED_QUEUE, 0u);
+  EXPECT_NE(fake_->inits().back().flags & FAN_REPORT_TARGET_FID, 0u);
+  fake_->push_raw(in_dir(FAN_CREATE, "new").object(fsid_, "N").bytes());
+  const auto ev = file_events(1);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].get_str(Field::kFilePath), path("new"));
 }
 
 TEST_F(FileFanotify, WithoutFanRenameMovesArePairedByHandle) {

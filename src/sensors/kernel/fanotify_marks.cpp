@@ -60,13 +60,6 @@ std::string parent_dir(const std::string& path) {
   return path.substr(0, slash);
 }
 
-// True when `path` is `dir` or lies below it (whole path components).
-bool is_under(std::string_view path, std::string_view dir) {
-  if (dir == "/") return !path.empty() && path.front() == '/';
-  if (path.substr(0, dir.size()) != dir) return false;
-  return path.size() == dir.size() || path[dir.size()] == '/';
-}
-
 // Index of the mount holding `path` (longest mount point; the later of stacked mounts).
 std::optional<size_t> mount_for(const std::string& path, const std::vector<MountEntry>& mounts) {
   std::optional<size_t> best;
@@ -94,6 +87,12 @@ std::string deepest_existing(std::string dir, const DirResolver& resolve_dir) {
 }
 
 }  // namespace
+
+bool is_under(std::string_view path, std::string_view dir) {
+  if (dir == "/") return !path.empty() && path.front() == '/';
+  if (path.substr(0, dir.size()) != dir) return false;
+  return path.size() == dir.size() || path[dir.size()] == '/';
+}
 
 std::vector<MountEntry> parse_mountinfo(std::string_view text) {
   std::vector<MountEntry> out;

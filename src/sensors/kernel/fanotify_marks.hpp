@@ -46,6 +46,9 @@ std::vector<MountEntry> read_mountinfo(const std::string& path);
 // place programs are executed from or files of interest are opened on.
 bool is_pseudo_filesystem(std::string_view fs_type);
 
+// True when `path` is `dir` or lies below it (whole path components).
+bool is_under(std::string_view path, std::string_view dir);
+
 enum class FanMarkKind : uint8_t {
   kDirectory,   // inode mark on a directory with FAN_EVENT_ON_CHILD
   kFilesystem,  // FAN_MARK_FILESYSTEM on the filesystem holding `path`

@@ -26,8 +26,13 @@
 //
 // The acting process is the event's pid; the agent's enrichment adds its executable and user.
 // The agent's own activity is dropped (its pid), and its output files carry ignore marks, so
-// that writing an event can never produce one. FAN_Q_OVERFLOW is counted as dropped and
-// reported as a ringside.lost event.
+// that writing an event can never produce one.
+//
+// Losses: the group's kernel queue is unlimited (FAN_UNLIMITED_QUEUE, memory charged to the
+// agent's cgroup) and a thread of its own does nothing but read it into a bounded buffer
+// (fanotify_buffer.hpp), where records that find no room are counted one by one
+// (file_fanotify.buffer, exact). A FAN_Q_OVERFLOW (a kernel without the unlimited queue, or
+// out of memory for the event) says only that some were lost: file_fanotify.queue, at least 1.
 #include "sensors/kernel/file_fanotify.hpp"
 
 #include <fcntl.h>
@@ -48,6 +53,8 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/lost_event.hpp"
+#include "sensors/kernel/fanotify_buffer.hpp"
+#include "sensors/kernel/fanotify_marks.hpp"
 #include "sensors/kernel/fanotify_permission.hpp"
 #include "sensors/kernel/file_records.hpp"
 
@@ -62,6 +69,7 @@ constexpr uint64_t kMask =
     FAN_CREATE | FAN_DELETE | FAN_ATTRIB | FAN_MODIFY | FAN_CLOSE_WRITE | FAN_ONDIR;
 constexpr uint64_t kOwnFileMask = FAN_MODIFY | FAN_CLOSE_WRITE | FAN_ATTRIB;
 constexpr size_t kReadBytes = 64 * 1024;
+constexpr size_t kDefaultBufferBytes = 16 << 20;
 constexpr int kReadRounds = 64;
 constexpr size_t kHandleCacheEntries = 8192;
 constexpr size_t kModifySessions = 8192;
@@ -92,12 +100,6 @@ struct NotifyGroup {
   bool fan_rename = true;
 };
 
-bool is_under(std::string_view path, std::string_view dir) {
-  if (dir == "/") return !path.empty() && path.front() == '/';
-  if (path.substr(0, dir.size()) != dir) return false;
-  return path.size() == dir.size() || path[dir.size()] == '/';
-}
-
 std::string join(const std::string& dir, const std::string& name) {
   if (name == "." || name.empty()) return dir;
   return dir == "/" ? "/" + name : dir + "/" + name;
@@ -110,7 +112,10 @@ std::string handle_text(const FileHandleKey& k) {
 }  // namespace
 
 struct FileFanotifySensor::Impl {
-  explicit Impl(Options o) : opts(std::move(o)) {
+  explicit Impl(Options o)
+      : opts(std::move(o)),
+        buffer(opts.buffer_bytes == 0 ? kDefaultBufferBytes
+                                      : std::max(opts.buffer_bytes, kReadBytes)) {
     if (!opts.fanotify) opts.fanotify = system_fanotify();
     if (!opts.resolver) opts.resolver = system_handle_resolver();
   }
@@ -118,10 +123,12 @@ struct FileFanotifySensor::Impl {
   Result<std::shared_ptr<NotifyGroup>> build_group(const std::vector<Scope>& scopes);
   Result<void> mark_scope(NotifyGroup& g, const Scope& s);
   void install(std::shared_ptr<NotifyGroup> group);
-  void reader_loop();
+  void drain_loop();
   void adopt_next();
-  void read_all(NotifyGroup& g);
+  void drain(const std::shared_ptr<NotifyGroup>& g);
   std::unique_ptr<uint64_t[]> read_buf;  // kReadBytes, 8-aligned
+  void reader_loop();
+  void handle_records(NotifyGroup& g, const std::vector<char>& bytes);
   void handle(NotifyGroup& g, const FidEvent& e);
   void handle_rename(NotifyGroup& g, const FidEvent& e, bool own);
   void handle_move(NotifyGroup& g, const FidEvent& e, const std::string& path, bool own);
@@ -150,23 +157,41 @@ struct FileFanotifySensor::Impl {
   std::vector<Scope> scopes;  // what the newest group watches (apply_policy's view)
   bool has_group = false;
 
-  // reader only
+  // drainer only
   std::shared_ptr<NotifyGroup> current;
+  // drainer -> reader
+  FanotifyBuffer<NotifyGroup> buffer;
+  std::atomic<uint64_t> buffer_dropped{0};
+
+  // reader only
+  std::shared_ptr<NotifyGroup> handled;  // the group of the last records handled
   HandlePathCache dirs{kHandleCacheEntries};
   RenamePairer moves;
   ModifyCoalescer modifies{1000 * kMsNs, kModifySessions};
   // FAN_Q_OVERFLOW says that events were lost, not how many: each overflow counts one.
+  std::atomic<uint64_t> overflows{0};
   LossChannel queue_losses{Level::kKernel, "fanotify", "file_fanotify.queue",
                            LossAccuracy::kLowerBound};
+  LossChannel buffer_losses{Level::kKernel, "fanotify", "file_fanotify.buffer",
+                            LossAccuracy::kExact};
   int64_t last_loss_check = 0;
 
-  std::thread reader;
+  std::thread drainer, reader;
 };
 
 Result<std::shared_ptr<NotifyGroup>> FileFanotifySensor::Impl::build_group(
     const std::vector<Scope>& want) {
-  auto fd = opts.fanotify->init(kInitFlags | FAN_REPORT_TARGET_FID, kEventFlags);
-  if (!fd && fd.error().code == EINVAL) fd = opts.fanotify->init(kInitFlags, kEventFlags);
+  // Newest kernel first: FAN_REPORT_TARGET_FID (EINVAL before 5.17); the unlimited queue needs
+  // CAP_SYS_ADMIN (EPERM without it: then the kernel's queue bounds, and overflows).
+  unsigned flags = kInitFlags | FAN_UNLIMITED_QUEUE | FAN_REPORT_TARGET_FID;
+  auto fd = opts.fanotify->init(flags, kEventFlags);
+  if (!fd && fd.error().code == EPERM) {
+    flags &= ~static_cast<unsigned>(FAN_UNLIMITED_QUEUE);
+    fd = opts.fanotify->init(flags, kEventFlags);
+  }
+  if (!fd && fd.error().code == EINVAL) {
+    fd = opts.fanotify->init(flags & ~static_cast<unsigned>(FAN_REPORT_TARGET_FID), kEventFlags);
+  }
   if (!fd) return std::move(fd).error();
   auto g = std::make_shared<NotifyGroup>(opts.fanotify, *fd);
   g->fan_rename = opts.use_fan_rename;
@@ -240,70 +265,94 @@ void FileFanotifySensor::Impl::adopt_next() {
     adopted = requested;
   }
   // What the old group queued is still reported; both groups overlap for that short moment.
-  if (current) read_all(*current);
+  if (current) drain(current);
   current = std::move(g);
   adopted_cv.notify_all();
 }
 
-void FileFanotifySensor::Impl::reader_loop() {
+// Drainer thread: adopts new groups and reads their records into the buffer, nothing more.
+void FileFanotifySensor::Impl::drain_loop() {
   while (true) {
     adopt_next();
     if (stopping.load()) break;
-    const int timeout_ms =
-        moves.empty() ? static_cast<int>(kLossReportNs / kMsNs) : std::max(1, opts.rename_pair_ms);
     pollfd fds[2] = {{wake_fd, POLLIN, 0}, {current ? current->fd : -1, POLLIN, 0}};
-    const int n = poll(fds, 2, timeout_ms);
+    const int n = poll(fds, 2, static_cast<int>(kLossReportNs / kMsNs));
     if (n < 0 && errno != EINTR) warn("poll");
     if (n > 0 && (fds[0].revents & POLLIN) != 0) {
       uint64_t v = 0;
       if (read(wake_fd, &v, sizeof v) < 0 && errno != EAGAIN) warn("read wake-up");
     }
-    if (current && n > 0 && (fds[1].revents & (POLLIN | POLLERR)) != 0) read_all(*current);
-    if (current) expire_moves(*current, clock::monotonic_ns());
-    report_losses();
+    if (current && n > 0 && (fds[1].revents & (POLLIN | POLLERR)) != 0) drain(current);
   }
-  if (current) {
-    read_all(*current);
-    expire_moves(*current, INT64_MAX);
-  }
-  report_losses(true);
+  if (current) drain(current);
+  buffer.close();
 }
 
-void FileFanotifySensor::Impl::read_all(NotifyGroup& g) {
-  // On the heap, once per sensor (only the reader thread reads): a static thread_local buffer
-  // would put 64 KiB into the static TLS of every thread of the process, libraries' threads
-  // with small stacks included.
+void FileFanotifySensor::Impl::drain(const std::shared_ptr<NotifyGroup>& g) {
+  // On the heap, once per sensor (only the drainer reads): a static thread_local buffer would
+  // put 64 KiB into the static TLS of every thread of the process, libraries' threads with
+  // small stacks included.
   if (!read_buf) read_buf = std::make_unique<uint64_t[]>(kReadBytes / sizeof(uint64_t));
   char* buf = reinterpret_cast<char*>(read_buf.get());
   for (int round = 0; round < kReadRounds; ++round) {
-    auto n = opts.fanotify->read(g.fd, buf, kReadBytes);
+    auto n = opts.fanotify->read(g->fd, buf, kReadBytes);
     if (!n) {
       counters.errors.fetch_add(1, std::memory_order_relaxed);
       warn(n.error().message);
       return;
     }
     if (*n == 0) return;
-    const bool known =
-        for_each_event(buf, static_cast<size_t>(*n), [&](const auto& m, const char* event) {
-          if (m.fd >= 0) opts.fanotify->close(m.fd);  // none is asked for; never leak one
-          if ((m.mask & FAN_Q_OVERFLOW) != 0) {
-            counters.dropped.fetch_add(1, std::memory_order_relaxed);
-            return;
-          }
-          counters.seen.fetch_add(1, std::memory_order_relaxed);
-          FidEvent e;
-          if (!parse_fid_event(m, event, &e)) {
-            counters.errors.fetch_add(1, std::memory_order_relaxed);
-            warn("malformed fanotify record");
-            return;
-          }
-          handle(g, e);
-        });
-    if (!known) {
-      counters.errors.fetch_add(1, std::memory_order_relaxed);
-      warn("fanotify record of an unknown version");
-      return;
+    const uint64_t dropped =
+        buffer.push(g, buf, static_cast<size_t>(*n), [this](int fd) { opts.fanotify->close(fd); });
+    if (dropped > 0) {
+      counters.dropped.fetch_add(dropped, std::memory_order_relaxed);
+      buffer_dropped.fetch_add(dropped, std::memory_order_relaxed);
     }
+  }
+}
+
+// Reader thread: handles what the drainer read, in order; pairs renames and reports losses.
+void FileFanotifySensor::Impl::reader_loop() {
+  while (true) {
+    const int64_t wait_ns =
+        moves.empty() ? kLossReportNs : std::max(1, opts.rename_pair_ms) * kMsNs;
+    FanotifyBuffer<NotifyGroup>::Chunk chunk;
+    const auto got = buffer.pop(&chunk, std::chrono::nanoseconds(wait_ns));
+    if (got == FanotifyBuffer<NotifyGroup>::Pop::kChunk) {
+      if (handled != chunk.group && handled) expire_moves(*handled, INT64_MAX);
+      handled = chunk.group;
+      handle_records(*handled, chunk.bytes);
+    }
+    if (handled) expire_moves(*handled, clock::monotonic_ns());
+    report_losses();
+    if (got == FanotifyBuffer<NotifyGroup>::Pop::kClosed) break;
+  }
+  if (handled) expire_moves(*handled, INT64_MAX);
+  handled.reset();
+  report_losses(true);
+}
+
+void FileFanotifySensor::Impl::handle_records(NotifyGroup& g, const std::vector<char>& bytes) {
+  const bool known =
+      for_each_event(bytes.data(), bytes.size(), [&](const auto& m, const char* event) {
+        if (m.fd >= 0) opts.fanotify->close(m.fd);  // none is asked for; never leak one
+        if ((m.mask & FAN_Q_OVERFLOW) != 0) {
+          counters.dropped.fetch_add(1, std::memory_order_relaxed);
+          overflows.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
+        counters.seen.fetch_add(1, std::memory_order_relaxed);
+        FidEvent e;
+        if (!parse_fid_event(m, event, &e)) {
+          counters.errors.fetch_add(1, std::memory_order_relaxed);
+          warn("malformed fanotify record");
+          return;
+        }
+        handle(g, e);
+      });
+  if (!known) {
+    counters.errors.fetch_add(1, std::memory_order_relaxed);
+    warn("fanotify record of an unknown version");
   }
 }
 
@@ -456,8 +505,12 @@ void FileFanotifySensor::Impl::report_losses(bool now) {
   const int64_t t = clock::monotonic_ns();
   if (!now && t - last_loss_check < kLossReportNs) return;
   last_loss_check = t;
-  if (auto ev = queue_losses.report(counters.dropped.load(std::memory_order_relaxed),
+  if (auto ev = queue_losses.report(overflows.load(std::memory_order_relaxed),
                                     "fanotify queue overflow")) {
+    ctx->emit(std::move(*ev));
+  }
+  if (auto ev = buffer_losses.report(buffer_dropped.load(std::memory_order_relaxed),
+                                     "records read from the kernel found the buffer full")) {
     ctx->emit(std::move(*ev));
   }
 }
@@ -477,6 +530,7 @@ FileFanotifySensor::~FileFanotifySensor() { stop(); }
 
 Result<void> FileFanotifySensor::start(SensorContext& ctx) {
   if (impl_->reader.joinable()) return ok();
+  impl_->buffer.reset();
   impl_->ctx = &ctx;
   impl_->modifies = ModifyCoalescer(static_cast<int64_t>(impl_->opts.modify_interval_ms) * kMsNs,
                                     kModifySessions);
@@ -484,6 +538,7 @@ Result<void> FileFanotifySensor::start(SensorContext& ctx) {
   impl_->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (impl_->wake_fd < 0) return errno_error("eventfd");
   impl_->reader = std::thread([this] { impl_->reader_loop(); });
+  impl_->drainer = std::thread([this] { impl_->drain_loop(); });
   return ok();
 }
 
@@ -522,7 +577,8 @@ void FileFanotifySensor::stop() {
   impl_->stopping.store(true);
   const uint64_t one = 1;
   if (write(impl_->wake_fd, &one, sizeof one) < 0) impl_->warn("cannot wake the reader");
-  impl_->reader.join();
+  impl_->drainer.join();  // its last read done, it closes the buffer
+  impl_->reader.join();   // which the reader then empties
   impl_->current.reset();
   {
     std::lock_guard lock(impl_->mu);

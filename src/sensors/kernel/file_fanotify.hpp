@@ -22,6 +22,9 @@ class FileFanotifySensor final : public Sensor {
     bool use_fan_rename = true;
     // How long a MOVED_FROM waits for its MOVED_TO before it counts as moved out of sight.
     int rename_pair_ms = 100;
+    // Records read from the kernel and waiting to be handled (0: 16 MiB; at least 64 KiB);
+    // records that find it full are dropped and counted (file_fanotify.buffer).
+    size_t buffer_bytes = 0;
   };
 
   FileFanotifySensor();
