@@ -115,6 +115,20 @@ TEST(OverloadSlow, EventQueueBehindSlowSink) {
   EXPECT_EQ(stats["lost"]["event_queue"]["total"].get<int64_t>(), q.count) << stats.dump();
 }
 
+// Fork and exit events of `children` reported by `sensor`.
+int64_t fork_exit_events(const std::vector<json>& events, const std::string& sensor,
+                         const std::set<int64_t>& children) {
+  int64_t n = 0;
+  for (const json& ev : events) {
+    const std::string action = str_field(ev, "event.action");
+    if (str_field(ev, "ringside.sensor") != sensor) continue;
+    if ((action == "fork" || action == "exit") && children.count(int_field(ev, "process.pid"))) {
+      ++n;
+    }
+  }
+  return n;
+}
+
 // The process ring buffer at its smallest (4 KiB) while the agent is stopped (SIGSTOP): the
 // BPF programs keep writing, every failed bpf_ringbuf_reserve is counted in the per-CPU
 // counters map. The ring is shared by every process on the host, so for the test's own
@@ -144,14 +158,7 @@ TEST(OverloadSlow, ProcessRingWhileAgentStopped) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ASSERT_EQ(agent->stop(), 0) << agent->log();
   const auto events = agent->events();
-  int64_t delivered = 0;
-  for (const json& ev : events) {
-    const std::string action = str_field(ev, "event.action");
-    if (str_field(ev, "event.category") != "process") continue;
-    if ((action == "fork" || action == "exit") && children.count(int_field(ev, "process.pid"))) {
-      ++delivered;
-    }
-  }
+  const int64_t delivered = fork_exit_events(events, "ebpf", children);
   const auto lost = losses_by_channel(events);
   ASSERT_TRUE(lost.count("process_ebpf.ring")) << "no ringside.lost for the ring buffer";
   const Losses& r = lost.at("process_ebpf.ring");
@@ -218,14 +225,7 @@ TEST(OverloadSlow, ProcConnectorWhileAgentStopped) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // drained, reported
   ASSERT_EQ(agent->stop(), 0) << agent->log();
   const auto events = agent->events();
-  int64_t delivered = 0;
-  for (const json& ev : events) {
-    const std::string action = str_field(ev, "event.action");
-    if (str_field(ev, "ringside.sensor") != "proc_connector") continue;
-    if ((action == "fork" || action == "exit") && children.count(int_field(ev, "process.pid"))) {
-      ++delivered;
-    }
-  }
+  const int64_t delivered = fork_exit_events(events, "proc_connector", children);
   const auto lost = losses_by_channel(events);
   ASSERT_TRUE(lost.count("proc_connector.socket")) << "no ringside.lost for the proc connector";
   const Losses& r = lost.at("proc_connector.socket");
@@ -235,7 +235,6 @@ TEST(OverloadSlow, ProcConnectorWhileAgentStopped) {
       "lost %lld host-wide in %d ringside.lost events\n",
       static_cast<long long>(generated), static_cast<long long>(delivered),
       static_cast<long long>(r.count), r.events);
-
   EXPECT_LT(delivered, generated);
   EXPECT_GE(delivered + r.count, generated) << "messages neither delivered nor counted";
   EXPECT_GE(10 * r.count, 9 * generated) << "not a 10x overload";

@@ -145,8 +145,11 @@ struct NfqueueSensor::Impl {
     if (!now && t - last_loss_report < 1000000000) return;
     last_loss_report = t;
     if (default_allow && t - last_bypass_check >= kBypassCheckNs) {
-      std::lock_guard lock(bypass_mu);
-      measure_bypass_locked();
+      try {
+        std::lock_guard lock(bypass_mu);
+        measure_bypass_locked();
+      } catch (...) {  // NOLINT(bugprone-empty-catch): measured again at the next report
+      }
     }
     if (auto ev =
             bypass_losses.report(bypassed.load(), "kernel queue full, let through (fail-open)")) {
@@ -370,10 +373,16 @@ void NfqueueSensor::stop() {
   // Rules first, so nothing new is queued (what they let through counted just before); then
   // every packet still waiting gets an answer before the socket closes.
   {
-    std::lock_guard lock(m.bypass_mu);
-    m.measure_bypass_locked();
+    try {
+      std::lock_guard lock(m.bypass_mu);
+      try {
+        m.measure_bypass_locked();
+      } catch (...) {  // NOLINT(bugprone-empty-catch): the count stays at its last measure
+      }
+      m.rules_installed = false;
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a mutex that cannot be locked
+    }
     m.rules.cleanup();
-    m.rules_installed = false;
   }
   m.stopping = true;
   const uint64_t one = 1;
