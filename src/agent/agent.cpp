@@ -19,6 +19,7 @@
 #include "sensors/kernel/exec_fanotify.hpp"
 #include "sensors/kernel/file_ebpf.hpp"
 #include "sensors/kernel/file_fanotify.hpp"
+#include "sensors/kernel/immutable_guard.hpp"
 #include "sensors/kernel/network_ebpf.hpp"
 #include "sensors/kernel/nfqueue.hpp"
 #include "sensors/kernel/open_fanotify.hpp"
@@ -179,6 +180,8 @@ void Agent::build_sensors() {
     fo.buffer_bytes = opts_.ring_bytes;
     add(std::make_unique<FileFanotifySensor>(fo));
     add(std::make_unique<OpenFanotifySensor>());
+    add(std::make_unique<ImmutableGuard>(
+        ImmutableGuard::Options{opts_.state_dir + "/immutable.list", nullptr}));
   }
   if (opts_.domains.count(Domain::kNetwork) && opts_.kernel_level) {
     const auto sock_dir = std::filesystem::path(opts_.hook_socket).parent_path();

@@ -22,11 +22,13 @@ namespace {
 //   SYS_ADMIN                      fanotify groups and marks (also on policy reload), BPF
 //   AUDIT_CONTROL, AUDIT_READ      TTY auditing status and the audit multicast group
 //   BPF, PERFMON                   BPF programs, maps and tracepoint attachment
+//   LINUX_IMMUTABLE, FOWNER        the immutable attribute of files deny rules guard, whoever
+//                                  owns them (file_immutable)
 constexpr std::array kKept = {
     CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_KILL,         CAP_NET_ADMIN,
     CAP_NET_RAW,      CAP_IPC_LOCK,        CAP_SYS_RESOURCE, CAP_SYS_PTRACE,
     CAP_SYS_ADMIN,    CAP_AUDIT_CONTROL,   CAP_AUDIT_READ,   CAP_BPF,
-    CAP_PERFMON,
+    CAP_PERFMON,      CAP_LINUX_IMMUTABLE, CAP_FOWNER,
 };
 
 bool kept(int cap) { return std::find(kKept.begin(), kKept.end(), cap) != kKept.end(); }

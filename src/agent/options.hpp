@@ -26,6 +26,8 @@ struct AgentOptions {
   bool console = true;          // human-readable lines on standard output
   bool force_fallback = false;  // use the proc connector instead of eBPF for processes
   std::string hook_socket = "/run/ringside/hook.sock";
+  // What must outlive the agent and a reboot (files it made immutable).
+  std::string state_dir = "/var/lib/ringside";
   size_t queue_capacity = 1 << 16;
   size_t ring_bytes = 0;      // eBPF rings, proc connector socket, fanotify buffer; 0: defaults
   int64_t sink_delay_us = 0;  // > 0: a sink that takes this long per event (loss tests)

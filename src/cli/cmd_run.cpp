@@ -33,6 +33,7 @@ struct RunArgs {
   std::string domains = "process";
   std::string jsonl;
   std::string db;
+  std::string state_dir;
   std::string db_max_age;
   std::string db_max_size;
   std::string syslog;
@@ -124,6 +125,7 @@ int run(const RunArgs& a) {
   o.fault_after_ms = a.fault_after_ms;
   if (a.queue_capacity != 0) o.queue_capacity = a.queue_capacity;
   o.ring_bytes = a.ring_bytes;
+  if (!a.state_dir.empty()) o.state_dir = a.state_dir;
   o.sink_delay_us = a.sink_delay_us;
   if (!a.hook_socket.empty()) {
     o.hook_socket = a.hook_socket;
@@ -184,6 +186,8 @@ void add_run(CLI::App& app, int& status) {
       ->capture_default_str();
   cmd->add_option("--jsonl", args->jsonl, "Write JSON lines to PATH, or - for standard output");
   cmd->add_option("--db", args->db, "Event store (SQLite), e.g. /var/lib/ringside/events.db");
+  cmd->add_option("--state-dir", args->state_dir,
+                  "Where the agent keeps what must outlive it (default /var/lib/ringside)");
   cmd->add_option("--db-max-age", args->db_max_age,
                   "Delete stored events older than this (e.g. 30d, 12h; default: keep)");
   cmd->add_option("--db-max-size", args->db_max_size,

@@ -11,10 +11,6 @@ namespace ringside::lab {
 
 namespace {
 
-constexpr const char* kNoKernelBlock =
-    "no kernel mechanism here refuses it: fanotify permission events cover open, access and "
-    "exec only, and BPF-LSM (path hooks) is refused by this kernel";
-
 struct FileSpec {
   std::string name, title, op;
   std::string action = "open";
@@ -40,8 +36,9 @@ std::vector<Scenario> file_scenarios(const LabEnv& env) {
       {"symlink_open", "open through a symbolic link to the file", "open"},
       {"hardlink_open", "open through a second hard link to a file", "open"},
       {"opath_reopen", "open(O_PATH), then reopen through /proc/self/fd/N", "open-opath"},
-      {"rename_over", "rename another file over the file", "rename", "rename", "", kNoKernelBlock},
-      {"truncate", "truncate(2) the file to 0 bytes", "truncate", "modify", "", kNoKernelBlock},
+      // Refused at the kernel level by the immutable attribute (file_immutable).
+      {"rename_over", "rename another file over the file", "rename", "rename"},
+      {"truncate", "truncate(2) the file to 0 bytes", "truncate", "modify"},
       {"static_open", "open(2) from a statically linked program", "open", "open",
        "static binary: no dynamic loader, LD_PRELOAD never loads", "", true},
   };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "policy/immutable_rules.hpp"
 #include "policy/kernel_exec_rules.hpp"
 #include "policy/kernel_net_rules.hpp"
 
@@ -62,6 +63,11 @@ void file_points(const Rule& rule, EventType type, std::vector<EnforcementPoint>
     if (type == EventType::kFileOpen) {
       out.push_back({Level::kKernel, "fanotify open permission", true,
                      "open fails with EPERM before the file can be read or written"});
+    } else if (immutable_enforceable(rule)) {
+      out.push_back({Level::kKernel, "immutable attribute", true,
+                     "the file is immutable while the rule is loaded: renaming it or over it, "
+                     "unlinking, truncating, writing, chmod and linking fail with EPERM for "
+                     "every process"});
     } else {
       out.push_back({Level::kKernel, "none on this kernel", false,
                      "reported only: blocking this action in the kernel needs BPF-LSM, which "

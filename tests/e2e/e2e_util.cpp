@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -229,6 +230,12 @@ std::unique_ptr<AgentProcess> AgentProcess::start(const Options& o, std::string*
                                    "--quiet",
                                    "--stats-file",
                                    a->stats_file_};
+  // The agent's persistent state in the scratch directory, unless the test names its own (one
+  // it keeps across a restart).
+  if (std::find(o.extra_args.begin(), o.extra_args.end(), "--state-dir") == o.extra_args.end()) {
+    args.push_back("--state-dir");
+    args.push_back(a->dir_->file("state"));
+  }
   if (o.force_fallback) args.push_back("--force-fallback");
   if (!o.supervisor) args.push_back("--no-supervisor");
   for (const auto& x : o.extra_args) args.push_back(x);

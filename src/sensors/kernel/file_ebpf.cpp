@@ -26,6 +26,7 @@
 #include "core/log.hpp"
 #include "core/lost_event.hpp"
 #include "file.skel.h"
+#include "policy/immutable_rules.hpp"
 #include "sensors/kernel/bpf/file_abi.h"
 #include "sensors/kernel/bpf_object.hpp"
 #include "sensors/kernel/file_records.hpp"
@@ -334,8 +335,14 @@ void FileEbpfSensor::Impl::handle(const void* data, size_t size) {
   const policy::Decision d = ctx->decide(ev);
   const bool ruled = d.rule != nullptr && d.verdict != Verdict::kAllow;
   if (!in_scope && !ruled) return;
-  // A tracepoint sees the operation after the fact; blocking is the fanotify sensor's.
-  if (d.verdict == Verdict::kDeny) ev.set(Field::kRingsideEnforcement, "none");
+  // A tracepoint sees the operation after the fact; blocking is the fanotify sensor's (opens)
+  // and the immutable attribute's (file_immutable): an operation its rule refused failed
+  // with EPERM.
+  if (d.verdict == Verdict::kDeny) {
+    const bool refused =
+        rec->fixed->ret == -EPERM && d.rule != nullptr && policy::immutable_enforceable(*d.rule);
+    ev.set(Field::kRingsideEnforcement, refused ? "blocked" : "none");
+  }
   batch.push_back(std::move(ev));
   if (batch.size() >= kEmitBatch) flush();
 }

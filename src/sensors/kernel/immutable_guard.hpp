@@ -1,0 +1,61 @@
+// Kernel-level enforcement of deny rules on file changes by the immutable attribute
+// (FS_IMMUTABLE_FL; policy/immutable_rules.hpp says which rules and why). Not a sensor of
+// events: it keeps the files the policy names immutable while the rule is loaded, and clears
+// the attribute again on reload and at stop. The files it made immutable are listed in a state
+// file on persistent storage (the attribute outlives a reboot), so an agent that was killed is
+// cleaned up after by the next one. A file that was immutable already is left as it is, and
+// never cleared. Attempts are reported by the file sensors (the eBPF one sees them fail with
+// EPERM: ringside.enforcement "blocked").
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "sensors/sensor.hpp"
+
+namespace ringside {
+
+// The immutable attribute of a regular file, behind a facade for the unit tests.
+class FileAttributes {
+ public:
+  virtual ~FileAttributes() = default;
+  // Whether the file (a symbolic link is not followed) is immutable.
+  virtual Result<bool> immutable(const std::string& path) = 0;
+  virtual Result<void> set_immutable(const std::string& path, bool on) = 0;
+};
+std::shared_ptr<FileAttributes> system_file_attributes();
+
+class ImmutableGuard final : public Sensor {
+ public:
+  struct Options {
+    std::string state_path;                 // the list of files this agent made immutable
+    std::shared_ptr<FileAttributes> attrs;  // the kernel's when null
+  };
+  explicit ImmutableGuard(Options options);
+  ~ImmutableGuard() override;
+
+  std::string_view name() const override { return "file_immutable"; }
+  std::string_view mechanism() const override { return "immutable"; }
+  Level level() const override { return Level::kKernel; }
+  Domain domain() const override { return Domain::kFile; }
+  // Clears what a previous agent left immutable (its state file).
+  Result<void> start(SensorContext& ctx) override;
+  Result<void> apply_policy(const policy::Policy& policy) override;
+  void stop() override;
+  SensorStats stats() const override { return SensorStats::from(counters_); }
+
+  const std::set<std::string>& guarded() const { return guarded_; }
+
+ private:
+  void release(const std::string& path);
+  bool save(const std::set<std::string>& paths);
+  void restore_from_state();
+
+  Options opts_;
+  SensorContext* ctx_ = nullptr;
+  std::set<std::string> guarded_;  // made immutable by this agent
+  SensorCounters counters_;
+};
+
+}  // namespace ringside

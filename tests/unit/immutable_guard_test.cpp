@@ -1,0 +1,167 @@
+// Which deny rules the immutable attribute can enforce, and the guard that keeps their files
+// immutable: set on load, cleared on reload and stop, never clearing what it did not set, and
+// cleaning up after an agent that died (its state file). A fake attribute store; no privileges.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "fake_context.hpp"
+#include "policy/enforcement.hpp"
+#include "policy/immutable_rules.hpp"
+#include "sensors/kernel/immutable_guard.hpp"
+
+namespace ringside {
+namespace {
+
+using testing_fanotify::FakeContext;
+
+std::shared_ptr<const policy::Policy> parse(const std::string& rules) {
+  std::vector<policy::ParseError> errors;
+  auto pol = policy::Policy::parse("rules:\n" + rules, "t.yaml", &errors);
+  EXPECT_TRUE(pol) << (errors.empty() ? pol.error().message : errors[0].to_string());
+  return pol ? *pol : nullptr;
+}
+
+TEST(ImmutableRules, OnlyPathOnlyDenyRulesOnChangesTheAttributeRefuses) {
+  auto pol = parse(
+      "  - {name: a, on: file.rename, match: {file.target_path: /etc/a}, action: deny}\n"
+      "  - {name: b, on: [file.modify, file.delete], match: {file.path: {in: [/etc/b, /etc/c]}},"
+      " action: deny}\n"
+      "  - {name: by-process, on: file.delete, match: {file.path: /etc/d, process.executable: "
+      "/bin/rm}, action: deny}\n"
+      "  - {name: prefix, on: file.delete, match: {file.path: {prefix: /etc/e/}}, action: deny}\n"
+      "  - {name: open-too, on: [file.open, file.modify], match: {file.path: /etc/f}, action: "
+      "deny}\n"
+      "  - {name: user-only, on: file.delete, match: {file.path: /etc/g}, action: deny, "
+      "levels: [user]}\n"
+      "  - {name: alert, on: file.delete, match: {file.path: /etc/h}, action: alert}\n"
+      "  - {name: target-of-link, on: file.link, match: {file.target_path: /etc/i}, action: "
+      "deny}\n");
+  ASSERT_TRUE(pol);
+  std::vector<std::string> enforceable;
+  for (const auto& r : pol->rules()) {
+    if (policy::immutable_enforceable(r)) enforceable.push_back(r.name);
+  }
+  EXPECT_EQ(enforceable, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(policy::immutable_paths(*pol),
+            (std::vector<std::string>{"/etc/a", "/etc/b", "/etc/c"}));
+  bool guaranteed = false;
+  for (const auto& p : policy::enforcement_points(pol->rules()[0])) {
+    guaranteed = guaranteed || (p.mechanism == "immutable attribute" && p.guaranteed);
+  }
+  EXPECT_TRUE(guaranteed);
+}
+
+TEST(ImmutableRules, AnEarlierAllowRuleKeepsTheAttributeOff) {
+  auto pol = parse(
+      "  - {name: backups-may, on: file.rename, match: {process.executable: /usr/bin/backup}, "
+      "action: allow}\n"
+      "  - {name: a, on: file.rename, match: {file.target_path: /etc/a}, action: deny}\n"
+      "  - {name: b, on: file.delete, match: {file.path: /etc/b}, action: deny}\n");
+  ASSERT_TRUE(pol);
+  EXPECT_EQ(policy::immutable_paths(*pol), (std::vector<std::string>{"/etc/b"}));
+}
+
+class FakeAttributes final : public FileAttributes {
+ public:
+  Result<bool> immutable(const std::string& path) override {
+    if (!std::filesystem::exists(path)) return Error{path + ": No such file or directory", ENOENT};
+    return flags[path];
+  }
+  Result<void> set_immutable(const std::string& path, bool on) override {
+    if (!std::filesystem::exists(path)) return Error{path + ": No such file or directory", ENOENT};
+    flags[path] = on;
+    ++changes;
+    return ok();
+  }
+  std::map<std::string, bool> flags;
+  int changes = 0;
+};
+
+class ImmutableGuardTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ringside-immutable-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    dir_ = std::filesystem::canonical(dir_);
+    for (const char* f : {"a", "b", "admin"}) std::ofstream(path(f)) << f;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string state() const { return path("state/immutable.list"); }
+  std::unique_ptr<ImmutableGuard> guard() {
+    auto g = std::make_unique<ImmutableGuard>(ImmutableGuard::Options{state(), attrs_});
+    EXPECT_TRUE(g->start(ctx_));
+    return g;
+  }
+  std::shared_ptr<const policy::Policy> deny(const std::vector<std::string>& names) {
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + path(n);
+    return parse(
+        "  - {name: keep, on: [file.rename, file.modify, file.delete], match: "
+        "{file.path: {in: [" +
+        list + "]}}, action: deny}\n");
+  }
+  std::string listed() const {
+    std::ifstream in(state(), std::ios::binary);
+    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (char& c : s) c = c == '\0' ? '|' : c;
+    return s;
+  }
+
+  std::filesystem::path dir_;
+  std::shared_ptr<FakeAttributes> attrs_ = std::make_shared<FakeAttributes>();
+  FakeContext ctx_;
+};
+
+TEST_F(ImmutableGuardTest, SetsOnLoadClearsOnReloadAndStop) {
+  auto g = guard();
+  ASSERT_TRUE(g->apply_policy(*deny({"a", "b", "missing"})));
+  EXPECT_TRUE(attrs_->flags[path("a")]);
+  EXPECT_TRUE(attrs_->flags[path("b")]);
+  EXPECT_EQ(listed(), path("a") + "|" + path("b") + "|");
+  ASSERT_TRUE(g->apply_policy(*deny({"b"})));
+  EXPECT_FALSE(attrs_->flags[path("a")]) << "no rule names it any more";
+  EXPECT_TRUE(attrs_->flags[path("b")]);
+  EXPECT_EQ(listed(), path("b") + "|");
+  g->stop();
+  EXPECT_FALSE(attrs_->flags[path("b")]);
+  EXPECT_FALSE(std::filesystem::exists(state()));
+}
+
+TEST_F(ImmutableGuardTest, NeverClearsWhatItDidNotSetNorGuardsTheAgentsFiles) {
+  attrs_->flags[path("admin")] = true;  // made immutable by an administrator
+  ctx_.own_files = {path("b")};
+  auto g = guard();
+  ASSERT_TRUE(g->apply_policy(*deny({"admin", "a", "b"})));
+  EXPECT_FALSE(attrs_->flags[path("b")]) << "the agent's own file";
+  EXPECT_EQ(g->guarded(), (std::set<std::string>{path("a")}));
+  g->stop();
+  EXPECT_TRUE(attrs_->flags[path("admin")]);
+  EXPECT_FALSE(attrs_->flags[path("a")]);
+}
+
+TEST_F(ImmutableGuardTest, TheNextAgentClearsWhatAKilledOneLeft) {
+  {
+    auto g = guard();
+    ASSERT_TRUE(g->apply_policy(*deny({"a"})));
+    // Killed: what it leaves is its state file and the attribute, as they are now.
+    std::ifstream in(state(), std::ios::binary);
+    const std::string left((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    g.reset();
+    std::ofstream(state(), std::ios::binary) << left;
+    attrs_->flags[path("a")] = true;
+  }
+  auto next = guard();  // start() reads the state file
+  EXPECT_FALSE(attrs_->flags[path("a")]);
+  EXPECT_FALSE(std::filesystem::exists(state()));
+  EXPECT_TRUE(next->guarded().empty());
+}
+
+}  // namespace
+}  // namespace ringside
