@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "e2e_util.hpp"
+#include "scoped_netns.hpp"
 #include "scratch_cgroup.hpp"
 #include "scratch_mount.hpp"
 #include "sensors/kernel/network_ebpf.hpp"
@@ -36,25 +37,6 @@ using Clock = std::chrono::steady_clock;
 constexpr uint16_t kNfqDenied = 9999;     // denied through NFQUEUE (a process condition)
 constexpr uint16_t kCgroupDenied = 9997;  // denied by the cgroup connect program
 constexpr uint16_t kAllowed = 9998;
-
-// The test thread enters a new network namespace (loopback up) and leaves it at the end.
-class ScopedNetns {
- public:
-  ScopedNetns() {
-    saved_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (saved_ < 0 || unshare(CLONE_NEWNET) != 0) return;
-    entered_ = run({"ip", "link", "set", "lo", "up"}).exit_code == 0;
-  }
-  ~ScopedNetns() {
-    if (saved_ >= 0) setns(saved_, CLONE_NEWNET);
-    if (saved_ >= 0) close(saved_);
-  }
-  bool ok() const { return entered_; }
-
- private:
-  int saved_ = -1;
-  bool entered_ = false;
-};
 
 size_t count_of(const std::string& text, const std::string& what) {
   size_t n = 0;

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "e2e_util.hpp"
+#include "scoped_netns.hpp"
 
 namespace ringside::e2e {
 namespace {
@@ -29,36 +30,6 @@ constexpr uint16_t kDeniedPort = 9999;
 constexpr uint16_t kAllowedPort = 9998;
 
 std::string self_name() { return std::filesystem::canonical("/proc/self/exe").filename().string(); }
-
-// Enters a new network namespace with loopback up; returns to the original one on exit.
-class ScopedNetns {
- public:
-  ScopedNetns() {
-    saved_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (saved_ < 0) {
-      error_ = std::string("cannot open own netns: ") + std::strerror(errno);
-      return;
-    }
-    if (unshare(CLONE_NEWNET) != 0) {
-      error_ = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
-      return;
-    }
-    entered_ = true;
-    auto r = run({"ip", "link", "set", "lo", "up"});
-    if (r.exit_code != 0) error_ = "ip link set lo up: " + r.err;
-  }
-  ~ScopedNetns() {
-    if (entered_) setns(saved_, CLONE_NEWNET);
-    if (saved_ >= 0) close(saved_);
-  }
-  bool ok() const { return entered_ && error_.empty(); }
-  const std::string& error() const { return error_; }
-
- private:
-  int saved_ = -1;
-  bool entered_ = false;
-  std::string error_;
-};
 
 struct ConnectResult {
   int err = 0;  // 0: connected

@@ -26,42 +26,13 @@
 #include <thread>
 
 #include "e2e_util.hpp"
+#include "overload_util.hpp"
 #include "scratch_mount.hpp"
-#include "sensors/kernel/nfqueue_socket.hpp"
 
 extern char** environ;  // NOLINT
 
 namespace ringside::e2e {
 namespace {
-
-struct Losses {
-  int64_t count = 0;  // sum of ringside.lost.count
-  int64_t total = 0;  // highest ringside.lost.total
-  int events = 0;
-  std::string accuracy;
-};
-
-std::map<std::string, Losses> losses_by_channel(const std::vector<json>& events) {
-  std::map<std::string, Losses> out;
-  for (const json& ev : events) {
-    if (str_field(ev, "event.category") != "ringside" || str_field(ev, "event.action") != "lost") {
-      continue;
-    }
-    Losses& l = out[str_field(ev, "ringside.lost.channel")];
-    l.count += int_field(ev, "ringside.lost.count", 0);
-    l.total = std::max(l.total, int_field(ev, "ringside.lost.total", 0));
-    l.accuracy = str_field(ev, "ringside.lost.accuracy");
-    ++l.events;
-  }
-  return out;
-}
-
-std::unique_ptr<AgentProcess> start_agent(const AgentProcess::Options& o) {
-  std::string error;
-  auto agent = AgentProcess::start(o, &error);
-  if (!agent) ADD_FAILURE() << error;
-  return agent;
-}
 
 // A slow sink (2 ms per event) behind a 64-event queue, fed by ~600 short-lived processes:
 // every event gets a sequence number when it is emitted, so delivered + dropped must account
@@ -512,128 +483,6 @@ TEST(OverloadSlow, FanotifyWhileAgentStopped) {
   EXPECT_EQ(delivered + b.count, made) << "delivered + counted-lost != generated";
   EXPECT_GE(10 * b.count, 8 * made) << "the buffer was not overloaded";
   EXPECT_EQ(agent->stats()["lost"]["file_fanotify.buffer"]["total"].get<int64_t>(), b.count);
-}
-
-// Enters a new network namespace with loopback up; returns to the original one on exit.
-class ScopedNetns {
- public:
-  ScopedNetns() {
-    saved_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (saved_ < 0 || unshare(CLONE_NEWNET) != 0) {
-      error_ = std::string("cannot enter a new network namespace: ") + std::strerror(errno);
-      return;
-    }
-    entered_ = true;
-    auto r = run({"ip", "link", "set", "lo", "up"});
-    if (r.exit_code != 0) error_ = "ip link set lo up: " + r.err;
-  }
-  ~ScopedNetns() {
-    if (entered_) setns(saved_, CLONE_NEWNET);
-    if (saved_ >= 0) close(saved_);
-  }
-  ScopedNetns(const ScopedNetns&) = delete;
-  ScopedNetns& operator=(const ScopedNetns&) = delete;
-  bool ok() const { return entered_ && error_.empty(); }
-  const std::string& error() const { return error_; }
-
- private:
-  int saved_ = -1;
-  bool entered_ = false;
-  std::string error_;
-};
-
-// NFQUEUE while the agent is stopped, in a network namespace of the test's own: ten times more
-// new connections than the kernel queue holds (4096 packets). Fail-closed: packets that found
-// the queue full are dropped and counted by the kernel (queue_dropped), which the agent reports.
-// Fail-open: the kernel lets them through and counts them nowhere; the agent counts them from
-// its NFQUEUE rules' counters (nfqueue.bypass). Either way every packet the kernel gave an id
-// reached the agent or is counted as a gap, and delivered + lost == packets the rules queued.
-void nfqueue_overload(bool fail_open) {
-  const uint16_t queue = fail_open ? 44 : 43;
-  constexpr int kQueueMax = 4096;  // the queue length the agent configures (nfqueue_socket.cpp)
-  constexpr int kConnects = 10 * kQueueMax;
-  ScopedNetns ns;
-  ASSERT_TRUE(ns.ok()) << ns.error();
-  if (run({"iptables", "-w", "-S"}).exit_code != 0) GTEST_SKIP() << "iptables does not work";
-  AgentProcess::Options o;
-  o.levels = "kernel";
-  o.domains = "network";
-  o.policy_yaml = std::string("settings:\n  fail_mode: ") + (fail_open ? "open" : "closed") +
-                  "\n  network: {nfqueue: all, queue: " + std::to_string(queue) + "}\nrules: []\n";
-  auto agent = start_agent(o);
-  ASSERT_TRUE(agent);
-  int made = 0;
-  ASSERT_TRUE(stop_all_threads(agent->pid()));
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(9);  // nothing listens: an accepted SYN gets a reset
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  for (int i = 0; i < kConnects; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) break;
-    // The SYN is on its way (queued, dropped or let through at a full queue); closing a
-    // connecting socket sends nothing more, so every connection is exactly one packet.
-    (void)connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to);
-    close(fd);
-    ++made;
-  }
-  ASSERT_EQ(kill(agent->pid(), SIGCONT), 0);
-  ASSERT_EQ(made, kConnects);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the once-a-second report
-  std::stringstream table;
-  table << std::ifstream("/proc/net/netfilter/nfnetlink_queue").rdbuf();
-  const auto kernel = parse_queue_drops(table.str(), queue);
-  ASSERT_TRUE(kernel) << table.str();
-  ASSERT_EQ(agent->stop(), 0) << agent->log();
-  const auto events = agent->events();
-  int64_t delivered = 0;
-  for (const json& ev : events) {
-    // One event per packet the agent decided (connect on the way out, accept on the way in).
-    delivered +=
-        str_field(ev, "ringside.sensor") == "nfqueue" && int_field(ev, "destination.port") == 9;
-  }
-  const auto lost = losses_by_channel(events);
-  auto lost_on = [&](const char* channel) -> int64_t {
-    return lost.count(channel) ? lost.at(channel).count : 0;
-  };
-  const int64_t dropped = lost_on("nfqueue.kernel");
-  const int64_t gaps = lost_on("nfqueue.socket");
-  const int64_t work = lost_on("nfqueue.work_queue");
-  const int64_t bypass = lost_on("nfqueue.bypass");
-  std::printf(
-      "nfqueue (fail-%s): %d connects; kernel: %llu queued (ids) + %llu dropped (queue full), "
-      "%llu user_dropped; agent: delivered %lld, lost nfqueue.kernel %lld, nfqueue.bypass %lld, "
-      "nfqueue.socket %lld, nfqueue.work_queue %lld\n",
-      fail_open ? "open" : "closed", made, static_cast<unsigned long long>(kernel->id_sequence),
-      static_cast<unsigned long long>(kernel->queue_dropped),
-      static_cast<unsigned long long>(kernel->user_dropped), static_cast<long long>(delivered),
-      static_cast<long long>(dropped), static_cast<long long>(bypass), static_cast<long long>(gaps),
-      static_cast<long long>(work));
-  EXPECT_EQ(dropped, static_cast<int64_t>(kernel->queue_dropped));
-  const int64_t taken = static_cast<int64_t>(kernel->id_sequence + kernel->queue_dropped);
-  if (fail_open) {
-    EXPECT_EQ(dropped, 0) << "fail-open drops nothing";
-    EXPECT_EQ(delivered + gaps + work + bypass, kConnects)
-        << "delivered + counted-lost != packets the queue rule saw";
-    EXPECT_EQ(bypass, kConnects - taken);
-    EXPECT_GE(bypass + gaps, 9 * kQueueMax) << "not a 10x overload";
-  } else {
-    EXPECT_GE(taken, kConnects) << "every first SYN passes the queue rule";
-    EXPECT_EQ(bypass, 0) << "fail-closed lets nothing through";
-    EXPECT_EQ(delivered + dropped + gaps + work, taken)
-        << "delivered + counted-lost != packets the queue rule saw";
-    EXPECT_GE(dropped + gaps, 9 * kQueueMax) << "not a 10x overload";
-  }
-}
-
-TEST(OverloadSlow, NfqueueWhileAgentStopped) {
-  if (!is_root()) GTEST_SKIP() << "needs root (network namespace, iptables)";
-  nfqueue_overload(false);
-}
-
-TEST(OverloadSlow, NfqueueFailOpenWhileAgentStopped) {
-  if (!is_root()) GTEST_SKIP() << "needs root (network namespace, iptables)";
-  nfqueue_overload(true);
 }
 
 }  // namespace
