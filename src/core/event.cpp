@@ -77,7 +77,7 @@ std::string_view Event::action() const {
 
 bool Event::has(Field f) const {
   const int i = index_of(f);
-  return (present_[i / 64] >> (i % 64)) & 1U;
+  return marked(i);
 }
 
 void Event::clear(Field f) {
@@ -164,7 +164,7 @@ void Event::set_nul_separated(Field f, std::string_view blob) {
 std::optional<int64_t> Event::get_int(Field f) const {
   const int i = index_of(f);
   const auto& fi = kFieldInfo[i];
-  if (!is_int(fi.type) || ((present_[i / 64] >> (i % 64)) & 1U) == 0) return std::nullopt;
+  if (!is_int(fi.type) || !marked(i)) return std::nullopt;
   return ints_[fi.slot];
 }
 
@@ -173,7 +173,7 @@ std::optional<std::string_view> Event::get_str(Field f) const {
   if (f == Field::kEventAction) return action();
   const int i = index_of(f);
   const auto& fi = kFieldInfo[i];
-  if (!is_str(fi.type) || ((present_[i / 64] >> (i % 64)) & 1U) == 0) return std::nullopt;
+  if (!is_str(fi.type) || !marked(i)) return std::nullopt;
   const Span s = strs_[fi.slot];
   return std::string_view(arena_.data() + s.offset, s.length);
 }
@@ -181,7 +181,7 @@ std::optional<std::string_view> Event::get_str(Field f) const {
 StringList Event::get_list(Field f) const {
   const int i = index_of(f);
   const auto& fi = kFieldInfo[i];
-  if (fi.type != FieldType::kStrings || ((present_[i / 64] >> (i % 64)) & 1U) == 0) return {};
+  if (fi.type != FieldType::kStrings || !marked(i)) return {};
   const Span s = lists_[fi.slot];
   return {arena_.data() + s.offset, s.length};
 }

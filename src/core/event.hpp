@@ -114,6 +114,7 @@ class Event {
   static constexpr size_t kArenaReserve = 512;
 
   void mark(int index) { present_[index / 64] |= uint64_t{1} << (index % 64); }
+  bool marked(int index) const { return ((present_[index / 64] >> (index % 64)) & 1U) != 0; }
   Span store(std::string_view s);
 
   EventType type_{};

@@ -155,12 +155,7 @@ struct NfqueueSensor::Impl {
             bypass_losses.report(bypassed.load(), "kernel queue full, let through (fail-open)")) {
       ctx->emit(std::move(*ev));
     }
-    std::stringstream text;
-    if (!drops_path.empty()) {
-      std::ifstream in(drops_path);
-      text << in.rdbuf();
-    }
-    if (auto d = parse_queue_drops(text.str(), queue_number)) {
+    if (auto d = kernel_counts()) {
       if (auto ev = kernel_losses.report(d->queue_dropped, "kernel queue full, queue_dropped")) {
         ctx->emit(std::move(*ev));
       }
