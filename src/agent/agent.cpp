@@ -42,11 +42,9 @@ constexpr size_t kAncestryDepth = 8;
 constexpr int64_t kExitedGraceNs = 10LL * 1000 * 1000 * 1000;
 
 // A process start time (wall clock, ns) in clock ticks since boot, as the process table keys
-// processes. The wall-clock offset comes from the same cache that converted the record's boot
-// time (asking boot_to_realtime for a time far from now would refresh it for everyone).
+// processes; the inverse of the conversion the sensors made, with the same boot epoch.
 int64_t start_ticks_of(int64_t start_ns) {
-  const int64_t boot_now = clock::boottime_ns();
-  return clock::boot_ns_to_ticks(start_ns - (clock::boot_to_realtime(boot_now) - boot_now));
+  return clock::boot_ns_to_ticks(clock::start_to_boot(start_ns));
 }
 
 std::string_view base_name(std::string_view path) {

@@ -80,7 +80,22 @@ class LabSlow : public ::testing::Test {
     std::printf("ringside lab --quick took %.1f s (exit %d)\n", elapsed_s_, run_.exit_code);
     report_ = json::parse(slurp(out_->file("report.json")), nullptr, false);
   }
-  static void TearDownTestSuite() { out_.reset(); }
+  // The kernel cells that are not as expected, printed last so that a failure's cause is in the
+  // tail of the output whatever came before.
+  static void TearDownTestSuite() {
+    if (report_.is_object()) {
+      for (const auto& s : report_["scenarios"]) {
+        if (s["area"] == "keyboard") continue;
+        for (const auto& c : s["cells"]) {
+          if (c["level"] != "kernel") continue;
+          if (c["result"] == (c["mode"] == "monitor" ? "seen" : "blocked")) continue;
+          std::printf("lab: kernel cell not as expected: %s %s\n", s["id"].dump().c_str(),
+                      c.dump().c_str());
+        }
+      }
+    }
+    out_.reset();
+  }
 
   void SetUp() override {
     RINGSIDE_REQUIRE_ROOT();

@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -121,6 +125,32 @@ TEST(Clock, BootToRealtimeSaturates) {
   EXPECT_EQ(clock::boot_to_realtime(INT64_MAX), INT64_MAX);
   EXPECT_GT(clock::boot_to_realtime(clock::boottime_ns()), 1600000000LL * 1000000000);
   EXPECT_EQ(clock::ticks_to_boot_ns(INT64_MAX), INT64_MAX);
+}
+
+// A process's start time is the key that joins its events from every sensor: converting the same
+// boot time from several threads, interleaved with conversions of far-off times and across the
+// once-a-second recheck of the epoch, gives one value, and the inverse gives the boot time back.
+TEST(Clock, ProcessStartIsTheSameWhoeverConvertsItAndWhen) {
+  const int64_t boot = clock::boottime_ns() - 3600LL * 1000000000;
+  const int64_t first = clock::start_to_realtime(boot);
+  EXPECT_EQ(clock::start_to_boot(first), boot);
+  std::atomic<int> differing{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const int64_t until = clock::monotonic_ns() + 1300LL * 1000000;
+      while (clock::monotonic_ns() < until) {
+        (void)clock::boot_to_realtime(boot - t * 5000000000LL);
+        (void)clock::start_to_realtime(clock::boottime_ns());
+        if (clock::start_to_realtime(boot) != first) differing.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(differing.load(), 0);
+  EXPECT_EQ(clock::start_to_realtime(INT64_MAX), INT64_MAX);
+  const int64_t wall = clock::start_to_realtime(clock::boottime_ns());
+  EXPECT_LT(std::llabs(wall - clock::realtime_ns()), 1000000000LL);
 }
 
 TEST(Json, DecoderRejectsUnknownFields) {

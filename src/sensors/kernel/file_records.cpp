@@ -265,7 +265,8 @@ Event file_event(const FileOpRecord& r, const RealPath& realpath) {
   ev.set(Field::kProcessThreadId, static_cast<int64_t>(f.tid));
   if (f.ppid != 0) ev.set(Field::kProcessParentPid, static_cast<int64_t>(f.ppid));
   ev.set(Field::kUserId, static_cast<int64_t>(f.uid));
-  if (f.start_boot_ns != 0) ev.set(Field::kProcessStart, wall(f.start_boot_ns));
+  if (f.start_boot_ns != 0)
+    ev.set(Field::kProcessStart, clock::start_to_realtime(static_cast<int64_t>(f.start_boot_ns)));
   if (!r.exe.empty()) ev.set(Field::kProcessExecutable, r.exe);
   ev.set(Field::kEventOutcome, f.ret >= 0 ? "success" : "failure");
   if (!r.requested.empty()) ev.set(Field::kRingsideFileRequestedPath, r.requested);

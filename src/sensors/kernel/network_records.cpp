@@ -81,7 +81,8 @@ Event net_event(const rs_rec_net_op& r) {
   ev.set(Field::kProcessPid, static_cast<int64_t>(r.pid));
   ev.set(Field::kProcessThreadId, static_cast<int64_t>(r.tid));
   ev.set(Field::kUserId, static_cast<int64_t>(r.uid));
-  if (r.start_boot_ns != 0) ev.set(Field::kProcessStart, wall(r.start_boot_ns));
+  if (r.start_boot_ns != 0)
+    ev.set(Field::kProcessStart, clock::start_to_realtime(static_cast<int64_t>(r.start_boot_ns)));
   ev.set(Field::kNetworkTransport, r.proto == IPPROTO_TCP ? "tcp" : "udp");
   ev.set(Field::kNetworkType, r.family == 6 ? "ipv6" : "ipv4");
   if (r.source == RS_NSRC_CGROUP) {

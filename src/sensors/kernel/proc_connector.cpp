@@ -293,7 +293,7 @@ void ProcConnectorSensor::Impl::on_fork(const Message& m, int64_t when) {
     }
     table.on_fork(m.tgid, m.parent_tgid, child->start_ticks, parent_ticks);
     ev.set(Field::kProcessStart,
-           clock::boot_to_realtime(clock::ticks_to_boot_ns(child->start_ticks)));
+           clock::start_to_realtime(clock::ticks_to_boot_ns(child->start_ticks)));
   }
   ctx->decide(ev);
   ctx->emit(std::move(ev));
@@ -308,7 +308,7 @@ void ProcConnectorSensor::Impl::on_exec(const Message& m, int64_t when) {
   if (info) {
     ev.set(Field::kProcessParentPid, static_cast<int64_t>(info->ppid));
     ev.set(Field::kProcessStart,
-           clock::boot_to_realtime(clock::ticks_to_boot_ns(info->start_ticks)));
+           clock::start_to_realtime(clock::ticks_to_boot_ns(info->start_ticks)));
     if (!info->executable.empty()) ev.set(Field::kProcessExecutable, info->executable);
     ev.set(Field::kProcessArgs, info->args);
     ev.set(Field::kProcessArgsCount, static_cast<int64_t>(info->args.size()));
@@ -358,7 +358,7 @@ void ProcConnectorSensor::Impl::on_exit(const Message& m, int64_t when) {
   if (known) {
     ev.set(Field::kProcessParentPid, static_cast<int64_t>(known->ppid));
     ev.set(Field::kProcessStart,
-           clock::boot_to_realtime(clock::ticks_to_boot_ns(known->start_ticks)));
+           clock::start_to_realtime(clock::ticks_to_boot_ns(known->start_ticks)));
   }
   ctx->decide(ev);  // before on_exit, so that enrichment finds the process still alive
   if (known) table.on_exit(m.tgid, known->start_ticks, when);

@@ -132,7 +132,7 @@ Event fork_event(const rs_rec_fork& r) {
   ev.set_origin(Level::kKernel, kSensor);
   ev.set(Field::kProcessPid, static_cast<int64_t>(r.pid));
   ev.set(Field::kProcessParentPid, static_cast<int64_t>(r.ppid));
-  ev.set(Field::kProcessStart, wall(r.start_boot_ns));
+  ev.set(Field::kProcessStart, clock::start_to_realtime(static_cast<int64_t>(r.start_boot_ns)));
   ev.set(Field::kUserId, static_cast<int64_t>(r.uid));
   ev.set(Field::kEventOutcome, "success");
   return ev;
@@ -144,7 +144,7 @@ Event exec_event(const ExecRecord& r) {
   ev.set_origin(Level::kKernel, kSensor);
   ev.set(Field::kProcessPid, static_cast<int64_t>(f.pid));
   ev.set(Field::kProcessParentPid, static_cast<int64_t>(f.ppid));
-  ev.set(Field::kProcessStart, wall(f.start_boot_ns));
+  ev.set(Field::kProcessStart, clock::start_to_realtime(static_cast<int64_t>(f.start_boot_ns)));
   ev.set(Field::kUserId, static_cast<int64_t>(f.uid));
   ev.set(Field::kUserEffectiveId, static_cast<int64_t>(f.euid));
   ev.set(Field::kGroupId, static_cast<int64_t>(f.gid));
@@ -168,7 +168,7 @@ Event exit_event(const rs_rec_exit& r) {
   ev.set_origin(Level::kKernel, kSensor);
   ev.set(Field::kProcessPid, static_cast<int64_t>(r.pid));
   ev.set(Field::kProcessParentPid, static_cast<int64_t>(r.ppid));
-  ev.set(Field::kProcessStart, wall(r.start_boot_ns));
+  ev.set(Field::kProcessStart, clock::start_to_realtime(static_cast<int64_t>(r.start_boot_ns)));
   ev.set(Field::kUserId, static_cast<int64_t>(r.uid));
   ev.set(Field::kProcessExitCode, exit_code_from_status(r.exit_code));
   ev.set(Field::kEventOutcome, "success");
