@@ -140,7 +140,7 @@ void measure_costs(const CostOptions& o, LabReport& report) {
       report.noise.push_back("peers: installing packages failed: " + r.error().message);
     }
   }
-  const PeerEnv env{space.work(), space.scratch()};
+  const PeerEnv env{space.work(), space.scratch(), o.bin_dir};
   const auto results =
       run_peers(env, o.run_id, default_peer_steps(space.scratch(), o.run_id), progress);
   for (const auto& p : results) {
@@ -158,6 +158,12 @@ void measure_costs(const CostOptions& o, LabReport& report) {
       report.noise.push_back(
           "peers: fapolicyd's overhead is not measured: it is contained to a ramfs of its own, "
           "where the workloads do not run");
+      continue;
+    }
+    if (p.name == "opensnitch") {
+      report.noise.push_back(
+          "peers: opensnitch's overhead is not measured: it is contained to a network namespace "
+          "of its own, where the connect workload does not run");
       continue;
     }
     std::unique_ptr<Peer> peer = p.name == "auditd"   ? make_auditd_peer()

@@ -247,23 +247,21 @@ PeerResult run_peer(Peer& peer, const PeerEnv& env, const std::vector<PeerStep>&
       cmd.insert(cmd.end(), s.argv.begin(), s.argv.end());
       const auto r = run_command(cmd, 10s);
       sr.ran = r.status == 0;
-      if (!sr.ran) sr.detail = "exit status " + std::to_string(r.status) + ": " + r.out;
+      if (r.timed_out) {
+        sr.detail = "did not finish within 10 s (killed): " + r.out;
+      } else if (!sr.ran) {
+        sr.detail = "exit status " + std::to_string(r.status) + ": " + r.out;
+      }
     }
     res.steps.push_back(std::move(sr));
   }
   std::this_thread::sleep_for(200ms);  // peers that write asynchronously (auditd) catch up
   const std::string log = peer.stop();
   for (size_t i = 0; i < run.size(); ++i) {
-    res.steps[i].saw = log.find(run[i].marker) != std::string::npos;
+    res.steps[i].saw = peer.saw(log, run[i]);
     res.steps[i].blocked = peer.blocked(log, run[i]);
   }
   return res;
-}
-
-std::string opensnitch_reason() {
-  return "not run: opensnitchd installs NFQUEUE firewall rules of its own where it runs, and "
-         "the host's root network namespace must not get them; this lab does not start it "
-         "confined to a network namespace of its own";
 }
 
 std::vector<PeerResult> run_peers(const PeerEnv& env, const std::string& run_id,
@@ -275,11 +273,11 @@ std::vector<PeerResult> run_peers(const PeerEnv& env, const std::string& run_id,
   peers.push_back(make_snoopy_peer());
   peers.push_back(make_fatrace_peer());
   peers.push_back(make_fapolicyd_peer(run_id));
+  peers.push_back(make_opensnitch_peer(run_id, env.bin_dir));
   for (auto& p : peers) {
     if (progress) progress("peers: " + p->name());
     out.push_back(run_peer(*p, env, steps));
   }
-  out.push_back({"opensnitch", false, opensnitch_reason(), {}});
   return out;
 }
 

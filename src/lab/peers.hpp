@@ -14,7 +14,9 @@
 //              a filesystem type nothing else on this host uses (checked), on a ramfs the lab
 //              mounts; trust from its file backend only; one deny rule naming a file on that
 //              mount; started and stopped by pid
-//   opensnitch not run: see opensnitch_reason()
+//   opensnitch opensnitchd in a network namespace of its own (`ip netns add`), where its NFQUEUE
+//              rules, its queue and the network steps live; rules from the lab's directory
+//              rejecting the steps' ports and names; the namespace deleted afterwards
 //
 // Every process a peer starts is stopped by pid with a bounded wait (SIGTERM, then SIGKILL)
 // on every path.
@@ -44,6 +46,7 @@ struct PeerStep {
 struct PeerEnv {
   std::string work_dir;  // the peers' configs and logs (created by the caller)
   std::string scratch;   // the lab's scratch mount (tmpfs): watches and marks go there only
+  std::string bin_dir;   // the lab's step programs (network peers run the network battery)
 };
 
 class Peer {
@@ -62,6 +65,10 @@ class Peer {
   virtual std::string stop() = 0;
   // Steps of its own (after start), run instead of the common ones; empty: the common ones.
   virtual std::vector<PeerStep> own_steps() const { return {}; }
+  // Whether its log shows the step (default: the marker is in it).
+  virtual bool saw(const std::string& log, const PeerStep& step) const {
+    return log.find(step.marker) != std::string::npos;
+  }
   // Whether its log says it blocked the step.
   virtual bool blocked(const std::string& /*log*/, const PeerStep& /*step*/) const { return false; }
 };
@@ -70,7 +77,7 @@ std::unique_ptr<Peer> make_auditd_peer();
 std::unique_ptr<Peer> make_snoopy_peer();
 std::unique_ptr<Peer> make_fatrace_peer();
 std::unique_ptr<Peer> make_fapolicyd_peer(const std::string& run_id);
-std::string opensnitch_reason();
+std::unique_ptr<Peer> make_opensnitch_peer(const std::string& run_id, const std::string& bin_dir);
 
 struct PeerStepResult {
   std::string id;

@@ -1,8 +1,9 @@
-// The lab's peers on the real host (slow: installs missing packages, starts auditd, fatrace and
-// fapolicyd): each runnable peer sees the dynamic exec; fapolicyd blocks the exec its rule
-// names; a peer that cannot run says why; and the host is left as it was found — no audit
-// rule, /etc/ld.so.preload and /etc/snoopy.ini unchanged, no peer process, no iptables rule in
-// the root namespace.
+// The lab's peers on the real host (slow: installs missing packages, starts auditd, fatrace,
+// fapolicyd and opensnitchd): each runnable exec peer sees the dynamic exec; fapolicyd blocks
+// the exec its rule names; opensnitch, in a network namespace of its own, sees and rejects
+// every network step; a peer that cannot run says why; and the host is left as it was found —
+// no audit rule, /etc/ld.so.preload and /etc/snoopy.ini unchanged, no peer process, no iptables
+// rule in the root namespace, no namespace left.
 
 #include <gtest/gtest.h>
 #include <sys/mount.h>
@@ -33,7 +34,7 @@ class PeerSpace {
     if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
   }
   bool ok() const { return mounted_; }
-  lab::PeerEnv env() const { return {dir_ + "/work", dir_ + "/scratch"}; }
+  lab::PeerEnv env() const { return {dir_ + "/work", dir_ + "/scratch", build_dir()}; }
 
  private:
   std::string dir_;
@@ -59,6 +60,13 @@ TEST(LabPeersSlow, EachRunnablePeerSeesTheExecAndTheHostIsRestored) {
   const auto results = lab::run_peers(space.env(), "e2e",
                                       lab::default_peer_steps(space.env().scratch, "e2e"), nullptr);
   ASSERT_EQ(results.size(), 5U);
+  for (const auto& p : results) {
+    std::printf("peer %s: %s\n", p.name.c_str(), p.available ? "ran" : p.reason.c_str());
+    for (const auto& s : p.steps) {
+      std::printf("  %-32s ran=%d saw=%d blocked=%d %s\n", s.id.c_str(), s.ran, s.saw, s.blocked,
+                  s.detail.substr(0, 120).c_str());
+    }
+  }
   int runnable = 0;
   for (const auto& p : results) {
     SCOPED_TRACE(p.name);
@@ -67,6 +75,20 @@ TEST(LabPeersSlow, EachRunnablePeerSeesTheExecAndTheHostIsRestored) {
       continue;
     }
     ++runnable;
+    if (p.name == "opensnitch") {
+      // Confined to its own network namespace, it is shown the whole network battery with a
+      // rule rejecting every step's port or name: its queue sees and stops each of them.
+      EXPECT_EQ(p.steps.size(), 11U);
+      for (const auto& s : p.steps) {
+        EXPECT_EQ(s.id.rfind("network.", 0), 0U) << s.id;
+        EXPECT_TRUE(s.saw) << s.id;
+        EXPECT_TRUE(s.blocked) << s.id << ": " << s.detail;
+      }
+      const auto* libc = step(p, "network.libc_connect");
+      ASSERT_NE(libc, nullptr);
+      EXPECT_TRUE(libc->ran) << libc->detail;
+      continue;
+    }
     const auto* exec = step(p, "process.dynamic_exec");
     ASSERT_NE(exec, nullptr);
     EXPECT_TRUE(exec->ran) << exec->detail;
@@ -90,21 +112,19 @@ TEST(LabPeersSlow, EachRunnablePeerSeesTheExecAndTheHostIsRestored) {
       EXPECT_NE(denied->detail.find("not permitted"), std::string::npos) << denied->detail;
     }
   }
-  // On this host auditd, snoopy, fatrace and fapolicyd run (the packages were installed above).
-  EXPECT_GE(runnable, 4);
-  // opensnitch is listed with its reason, which is true of its package: the daemon carries the
-  // NFQUEUE rules it installs.
+  // On this host all five run (the packages were installed above).
+  EXPECT_EQ(runnable, 5);
   EXPECT_EQ(results.back().name, "opensnitch");
-  EXPECT_FALSE(results.back().available);
-  EXPECT_NE(results.back().reason.find("NFQUEUE"), std::string::npos);
-  EXPECT_NE(lab::read_all("/usr/bin/opensnitchd").find("ctstate NEW,RELATED.*NFQUEUE"),
-            std::string::npos);
   const lab::HostState after = lab::snapshot_host();
   std::string diffs;
   for (const auto& d : lab::host_differences(before, after)) diffs += d + "\n";
   EXPECT_EQ(diffs, "");
   EXPECT_EQ(after.audit_rules.find("ringside-lab"), std::string::npos) << after.audit_rules;
   EXPECT_EQ(after.iptables, before.iptables);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/run/netns", ec)) {
+    EXPECT_NE(e.path().filename().string().rfind("rs-lab-osn-", 0), 0U) << e.path();
+  }
 }
 
 }  // namespace
