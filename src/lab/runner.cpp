@@ -105,7 +105,10 @@ std::string policy_for(const std::vector<Scenario>& scenarios, const LabEnv& env
   y += "settings:\n  fail_mode: open\n  decision_deadline_ms: 3000\n";
   y += "  file:\n    watch:\n      - " + yaml_quote(env.scratch) + "\n    opens: all\n";
   y += "  network:\n    cgroup: " + yaml_quote(cgroup) + "\n    dns: true\n";
-  if (!display.empty()) y += "  keyboard:\n    display: " + yaml_quote(display) + "\n";
+  if (!display.empty()) {
+    y += "  keyboard:\n    display: " + yaml_quote(display) + "\n";
+    if (pass.mode == "deny") y += "    block: [" + std::string(kLabCombination) + "]\n";
+  }
   y += "rules:\n";
   bool any = false;
   for (const auto& s : scenarios) {
@@ -305,38 +308,47 @@ bool run_lab(const LabOptions& o, LabReport& r) {
       }
     }
   }
-  // Keystrokes: monitor mode at each level, in the host's network namespace.
+  // Keystrokes, in the host's network namespace: monitor mode at each level for every scenario,
+  // deny mode for the combination (blocking is by key combination, not by typed text).
   LabXvfb xvfb;
   const std::vector<Scenario> keys = keyboard_scenarios(env, xvfb.display());
-  for (const Pass& pass : {Pass{"kernel", "monitor"}, Pass{"user", "monitor"}}) {
-    if (pass.level == "user" && xvfb.display().empty()) {
-      for (const auto& k : keys) {
-        cells[k.id + "|user|monitor"].push_back(
-            Cell{"user", "monitor", "skipped", "", "no X server: " + xvfb.error(), {}, 0});
+  std::vector<Scenario> combos;
+  for (const auto& k : keys) {
+    if (!k.deny_errnos.empty()) combos.push_back(k);
+  }
+  for (const Pass& pass : {Pass{"kernel", "monitor"}, Pass{"user", "monitor"},
+                           Pass{"kernel", "deny"}, Pass{"user", "deny"}}) {
+    const std::vector<Scenario>& run = pass.mode == "deny" ? combos : keys;
+    if (run.empty()) continue;
+    if (xvfb.display().empty() && (pass.level == "user" || pass.mode == "deny")) {
+      for (const auto& k : run) {
+        cells[k.id + "|" + pass.level + "|" + pass.mode].push_back(
+            Cell{pass.level, pass.mode, "skipped", "", "no X server: " + xvfb.error(), {}, 0});
       }
       continue;
     }
-    const PassResult pr = run_pass(keys, env, *setup, o, pass, 0, r, xvfb.display());
+    const PassResult pr = run_pass(run, env, *setup, o, pass, 0, r, xvfb.display());
     if (!pr.ran) continue;
-    for (size_t i = 0; i < keys.size(); ++i) {
-      Cell c = classify(keys[i], pass.level, pass.mode, pr.steps[i], pr.events);
+    for (size_t i = 0; i < run.size(); ++i) {
+      Cell c = classify(run[i], pass.level, pass.mode, pr.steps[i], pr.events);
       std::fprintf(stderr, "[lab] %s/%s %-28s %s%s%s\n", pass.level.c_str(), pass.mode.c_str(),
-                   keys[i].id.c_str(), c.result.c_str(), c.cause.empty() ? "" : ": ",
+                   run[i].id.c_str(), c.result.c_str(), c.cause.empty() ? "" : ": ",
                    c.cause.c_str());
-      cells[keys[i].id + "|" + pass.level + "|" + pass.mode].push_back(std::move(c));
+      cells[run[i].id + "|" + pass.level + "|" + pass.mode].push_back(std::move(c));
     }
   }
   for (const auto& k : keys) {
+    if (!k.deny_errnos.empty()) continue;
     for (const char* level : {"kernel", "user"}) {
-      cells[k.id + "|" + level + "|deny"].push_back(Cell{
-          level,
-          "deny",
-          "skipped",
-          "",
-          "not measured: blocking is by key combination (settings.keyboard.block, X11 only), not "
-          "by typed text; the kernel level does not block keys here (evdev grab needs uinput)",
-          {},
-          0});
+      cells[k.id + "|" + level + "|deny"].push_back(
+          Cell{level,
+               "deny",
+               "skipped",
+               "",
+               "not measured: blocking is by key combination (settings.keyboard.block), not by "
+               "typed text; see keyboard.x11_combination",
+               {},
+               0});
     }
   }
   std::vector<Scenario> all = scenarios;

@@ -81,7 +81,9 @@ struct Scenario {
 std::vector<Scenario> process_scenarios(const LabEnv& env);
 std::vector<Scenario> file_scenarios(const LabEnv& env);
 std::vector<Scenario> network_scenarios(const LabEnv& env);
-// `display` is the lab's Xvfb display (":N").
+// `display` is the lab's Xvfb display (":N"). The combination the keyboard deny pass blocks
+// (settings.keyboard.block) is kLabCombination.
+inline constexpr const char* kLabCombination = "ctrl+alt+k";
 std::vector<Scenario> keyboard_scenarios(const LabEnv& env, const std::string& display);
 
 // Helpers shared by the scenario files.

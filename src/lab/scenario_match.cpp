@@ -185,7 +185,8 @@ Cell classify(const Scenario& s, const std::string& level, const std::string& mo
     return it == m.end() ? std::string() : it->second;
   };
 
-  if (mode == "monitor" && s.category == "keyboard" && s.action == "key_down") {
+  if (mode == "monitor" && s.category == "keyboard" && s.action == "key_down" &&
+      s.identify.empty()) {
     // Typed text arrives one key event at a time: put the level's key texts together.
     std::string typed;
     for (const auto& ev : events) {

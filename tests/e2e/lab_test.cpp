@@ -215,6 +215,18 @@ TEST_F(LabSlow, KeystrokesAreSeenAtTheLevelTheyPassThrough) {
   const json& kx11 = cell["keyboard.x11_typing kernel monitor"];
   EXPECT_EQ(kx11["result"], "missed") << kx11.dump();
   EXPECT_EQ(kx11["cause"].get<std::string>().rfind("XTEST input", 0), 0u) << kx11.dump();
+  // A key combination: seen by the X11 sensor and, in deny mode, held by its passive grab
+  // (the focused window never got the key); the kernel level cannot hold XTEST input.
+  const json& combo = cell["keyboard.x11_combination user monitor"];
+  EXPECT_EQ(combo["result"], "seen") << combo.dump();
+  const json& held = cell["keyboard.x11_combination user deny"];
+  EXPECT_EQ(held["result"], "blocked") << held.dump();
+  EXPECT_NE(held["detail"].get<std::string>().find("failed with EACCES"), std::string::npos)
+      << held.dump();
+  const json& kheld = cell["keyboard.x11_combination kernel deny"];
+  EXPECT_EQ(kheld["result"], "not_blocked") << kheld.dump();
+  EXPECT_EQ(kheld["cause"].get<std::string>().rfind("XTEST input", 0), 0u) << kheld.dump();
+  EXPECT_EQ(cell["keyboard.x11_typing user deny"]["result"], "skipped");
 }
 
 TEST_F(LabSlow, CorrelationJoinsBothLevelsAndListsTheBypasses) {

@@ -114,7 +114,7 @@ struct X11Keys : ::testing::Test {
       live = live || (s["name"] == "keyboard_x11" && s["state"] == "live");
     }
     ASSERT_TRUE(live) << agent->ready().dump(2);
-    client = spawn({build_dir() + "/tests/programs/x11_key_client", received.file("keys"), title},
+    client = spawn({build_dir() + "/ringside-lab-x11-client", received.file("keys"), title},
                    xvfb->env());
     for (int i = 0; i < 200 && read_file(received.file("keys")).find("ready") == std::string::npos;
          ++i) {
@@ -187,7 +187,7 @@ TEST_F(X11Keys, TypedTextReassemblesWithShiftAndTheFocusedProcess) {
     EXPECT_EQ(str_field(e, "ringside.level"), "user");
     EXPECT_EQ(int_field(e, "process.pid"), client) << e.dump();
     EXPECT_EQ(str_field(e, "ringside.window.title"), title);
-    EXPECT_EQ(str_field(e, "process.name"), "x11_key_client");
+    EXPECT_EQ(str_field(e, "process.name"), "ringside-lab-x11-client");
     EXPECT_EQ(str_field(e, "ringside.verdict"), "allow");
   }
   // "H" is Shift + h: the Shift press comes first, then key code 35 (KEY_H) named "H".

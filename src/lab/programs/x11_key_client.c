@@ -1,7 +1,8 @@
-/* A small X client for the keyboard end-to-end tests: creates a window titled argv[2], sets
- * _NET_WM_PID to its own pid (Xvfb has no window manager to do it), takes the input focus and
- * appends what it receives to the file argv[1]: one line per key press, "<keysym name>
- * <text as hex>". Writes "ready" to the file once it holds the focus. Ends on SIGTERM. */
+/* ringside-lab-x11-client, the X client of the lab's keyboard scenarios and of the keyboard
+ * end-to-end tests: creates a window titled argv[2], sets _NET_WM_PID to its own pid (Xvfb has
+ * no window manager to do it), takes the input focus and appends what it receives to the file
+ * argv[1]: one line per key press, "<keysym name> <text as hex>". Writes "ready" to the file
+ * once it holds the focus. Ends on SIGTERM. */
 #include <X11/Xatom.h>
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
@@ -12,13 +13,13 @@
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    fprintf(stderr, "usage: x11_key_client OUTPUT-FILE TITLE\n");
+    fprintf(stderr, "usage: ringside-lab-x11-client OUTPUT-FILE TITLE\n");
     return 2;
   }
   FILE* out = fopen(argv[1], "a");
   Display* dpy = XOpenDisplay(NULL);
   if (out == NULL || dpy == NULL) {
-    fprintf(stderr, "x11_key_client: cannot open %s or the display\n", argv[1]);
+    fprintf(stderr, "ringside-lab-x11-client: cannot open %s or the display\n", argv[1]);
     return 1;
   }
   const Window root = DefaultRootWindow(dpy);
