@@ -141,8 +141,8 @@ void measure_costs(const CostOptions& o, LabReport& report) {
     }
   }
   const PeerEnv env{space.work(), space.scratch(), o.bin_dir};
-  const auto results =
-      run_peers(env, o.run_id, default_peer_steps(space.scratch(), o.run_id), progress);
+  const LabEnv lab_env{o.run_id, space.scratch(), o.bin_dir, "", 0};
+  const auto results = run_peers(env, o.run_id, default_peer_steps(lab_env), progress);
   for (const auto& p : results) {
     PeerRow row;
     row.name = p.name;

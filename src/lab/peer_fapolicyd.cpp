@@ -107,7 +107,7 @@ class FapolicydPeer final : public Peer {
           std::pair{std::string("process.dynamic_exec.denied"), deny_marker}}) {
       const std::string program = mnt_ + "/" + marker;
       steps_.push_back(
-          {id, marker, {"/bin/sh", "-c", "exec \"$0\" \"$1\"", program, marker}, {}, [program] {
+          {id, marker, {}, {"/bin/sh", "-c", "exec \"$0\" \"$1\"", program, marker}, {}, [program] {
              std::error_code cec;
              fs::copy_file("/bin/true", program, fs::copy_options::overwrite_existing, cec);
              if (cec) return "copy /bin/true: " + cec.message();

@@ -142,7 +142,7 @@ class OpensnitchPeer final : public Peer {
     for (const Scenario& s : network_scenarios(lab_env)) {
       std::vector<std::string> argv = {"ip", "netns", "exec", netns_};
       argv.insert(argv.end(), s.argv.begin(), s.argv.end());
-      steps_.push_back({s.id, s.marker, argv, {}, s.prepare});
+      steps_.push_back({s.id, s.marker, {}, argv, {}, s.prepare});
       (is_port(s.marker) ? ports : hosts).push_back(s.marker);
     }
     if (!write_text(dir_ + "/rules/rs-lab-ports.json",

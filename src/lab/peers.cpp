@@ -197,29 +197,23 @@ std::unique_ptr<Peer> make_auditd_peer() { return std::make_unique<AuditdPeer>()
 std::unique_ptr<Peer> make_snoopy_peer() { return std::make_unique<SnoopyPeer>(); }
 std::unique_ptr<Peer> make_fatrace_peer() { return std::make_unique<FatracePeer>(); }
 
-std::vector<PeerStep> default_peer_steps(const std::string& scratch, const std::string& run_id) {
+std::vector<PeerStep> default_peer_steps(const LabEnv& env) {
   std::vector<PeerStep> steps;
-  const std::string exec_marker = "rs-peer-" + run_id + "-dynamic_exec";
-  const std::string program = scratch + "/" + exec_marker;
-  // The exec is made by a dynamically linked shell (what a preloaded logger hooks).
-  steps.push_back({"process.dynamic_exec",
-                   exec_marker,
-                   {"/bin/sh", "-c", "exec \"$0\" \"$1\"", program, exec_marker},
-                   {},
-                   [program] {
-                     std::error_code ec;
-                     std::filesystem::copy_file("/bin/true", program,
-                                                std::filesystem::copy_options::overwrite_existing,
-                                                ec);
-                     if (ec) return "copy /bin/true: " + ec.message();
-                     chmod(program.c_str(), 0755);
-                     return std::string();
-                   }});
-  const std::string file_marker = "rs-peer-" + run_id + "-file_create";
+  for (const auto& list : {process_scenarios(env), file_scenarios(env)}) {
+    for (const Scenario& sc : list) {
+      PeerStep st{sc.id, sc.marker, {}, sc.argv, sc.env, sc.prepare};
+      for (const auto& c : sc.identify) {
+        if (c.field == "process.executable") st.also = c.any_of;
+      }
+      steps.push_back(std::move(st));
+    }
+  }
+  const std::string file_marker = "rs-peer-" + env.run_id + "-file_create";
   steps.push_back({"file.create",
                    file_marker,
+                   {},
                    {"/bin/sh", "-c", ": > \"$RS_PEER_TARGET\""},
-                   {"RS_PEER_TARGET=" + scratch + "/" + file_marker},
+                   {"RS_PEER_TARGET=" + env.scratch + "/" + file_marker},
                    [] { return std::string(); }});
   return steps;
 }
@@ -229,6 +223,11 @@ PeerResult run_peer(Peer& peer, const PeerEnv& env, const std::vector<PeerStep>&
   res.name = peer.name();
   res.reason = peer.unavailable_reason();
   if (!res.reason.empty()) return res;
+  // The common steps' files are made before the peer watches.
+  std::vector<std::string> prepared(steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].prepare) prepared[i] = steps[i].prepare();
+  }
   if (auto r = peer.start(env); !r) {
     res.reason = "could not start: " + r.error().message;
     return res;
@@ -236,10 +235,15 @@ PeerResult run_peer(Peer& peer, const PeerEnv& env, const std::vector<PeerStep>&
   res.available = true;
   const std::vector<PeerStep> own = peer.own_steps();
   const std::vector<PeerStep>& run = own.empty() ? steps : own;
-  for (const PeerStep& s : run) {
+  for (size_t i = 0; i < run.size(); ++i) {
+    const PeerStep& s = run[i];
     PeerStepResult sr;
     sr.id = s.id;
-    if (s.prepare) sr.detail = s.prepare();
+    if (!own.empty() && s.prepare) {
+      sr.detail = s.prepare();
+    } else if (own.empty()) {
+      sr.detail = prepared[i];
+    }
     if (sr.detail.empty()) {
       std::vector<std::string> cmd = {"env"};
       for (const auto& e : peer.process_env()) cmd.push_back(e);

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "lab/scenario.hpp"
 
 namespace ringside::lab {
 
@@ -38,6 +39,7 @@ namespace ringside::lab {
 struct PeerStep {
   std::string id;  // the scenario, e.g. process.dynamic_exec
   std::string marker;
+  std::vector<std::string> also;  // other texts naming the operation in a log (an exec's path)
   std::vector<std::string> argv;
   std::vector<std::string> env;          // extra "K=V"
   std::function<std::string()> prepare;  // "" or an error text
@@ -65,9 +67,13 @@ class Peer {
   virtual std::string stop() = 0;
   // Steps of its own (after start), run instead of the common ones; empty: the common ones.
   virtual std::vector<PeerStep> own_steps() const { return {}; }
-  // Whether its log shows the step (default: the marker is in it).
+  // Whether its log shows the step (default: the marker, or one of `also`, is in it).
   virtual bool saw(const std::string& log, const PeerStep& step) const {
-    return log.find(step.marker) != std::string::npos;
+    if (log.find(step.marker) != std::string::npos) return true;
+    for (const auto& a : step.also) {
+      if (log.find(a) != std::string::npos) return true;
+    }
+    return false;
   }
   // Whether its log says it blocked the step.
   virtual bool blocked(const std::string& /*log*/, const PeerStep& /*step*/) const { return false; }
@@ -94,12 +100,15 @@ struct PeerResult {
   std::vector<PeerStepResult> steps;
 };
 
-// The peers' own steps: a dynamic exec (by /bin/sh) of a copy of /bin/true named by the marker
-// (marker also its argument), and a file created under the scratch mount by a shell whose command
-// line does not carry the path (it comes through the environment).
-std::vector<PeerStep> default_peer_steps(const std::string& scratch, const std::string& run_id);
+// The steps the exec and file peers are shown: the battery's process and file scenarios (same
+// programs, markers and ids as ringside's cells; env.scratch is where their files go), and
+// `file.create`, a file created under the scratch mount by a shell whose command line does not
+// carry the path (it comes through the environment).
+std::vector<PeerStep> default_peer_steps(const LabEnv& env);
 
-// Starts `peer`, runs every step with its environment, stops it and looks for the markers.
+// Prepares the steps (before the peer starts, so that it never sees the lab making a step's
+// files; a peer's own steps after it started), starts `peer`, runs every step with its
+// environment, stops it and looks for the markers.
 PeerResult run_peer(Peer& peer, const PeerEnv& env, const std::vector<PeerStep>& steps);
 
 // Every peer in order (auditd, snoopy, fatrace, fapolicyd, opensnitch).

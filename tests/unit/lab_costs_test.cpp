@@ -80,17 +80,23 @@ TEST(LabOverhead, QuickIsSmallerThanFull) {
   EXPECT_GE(q.pairs, 3);  // a spread needs pairs
 }
 
-TEST(LabPeers, StepsCarryTheirMarkers) {
-  const auto steps = default_peer_steps("/scratch", "r1");
-  ASSERT_EQ(steps.size(), 2U);
-  EXPECT_EQ(steps[0].id, "process.dynamic_exec");
-  EXPECT_EQ(steps[0].marker, "rs-peer-r1-dynamic_exec");
-  EXPECT_EQ(steps[0].argv.back(), steps[0].marker);
-  EXPECT_EQ(steps[0].argv[3], "/scratch/rs-peer-r1-dynamic_exec");
+TEST(LabPeers, StepsAreTheProcessAndFileBatteryWithItsMarkers) {
+  const LabEnv env{"r1", "/scratch", "/bin-dir", "", 0};
+  const auto steps = default_peer_steps(env);
+  const auto processes = process_scenarios(env);
+  const auto files = file_scenarios(env);
+  ASSERT_EQ(steps.size(), processes.size() + files.size() + 1);
+  // The battery's scenarios, same ids, markers and programs as ringside's cells.
+  EXPECT_EQ(steps[0].id, processes[0].id);
+  EXPECT_EQ(steps[0].marker, processes[0].marker);
+  EXPECT_EQ(steps[0].argv, processes[0].argv);
+  EXPECT_EQ(steps[processes.size()].id, files[0].id);
+  for (const auto& s : steps) EXPECT_EQ(s.id.rfind("network.", 0), std::string::npos) << s.id;
   // The file's path reaches the shell through the environment, not its command line.
-  EXPECT_EQ(steps[1].id, "file.create");
-  for (const auto& a : steps[1].argv) EXPECT_EQ(a.find(steps[1].marker), std::string::npos);
-  EXPECT_EQ(steps[1].env,
+  const auto& create = steps.back();
+  EXPECT_EQ(create.id, "file.create");
+  for (const auto& a : create.argv) EXPECT_EQ(a.find(create.marker), std::string::npos);
+  EXPECT_EQ(create.env,
             (std::vector<std::string>{"RS_PEER_TARGET=/scratch/rs-peer-r1-file_create"}));
 }
 
