@@ -112,6 +112,16 @@ AreaSummary summarize(const LabReport& r, const std::string& area, const std::st
 // Operations seen at one level only: the measured bypasses and blind spots.
 std::vector<CorrelatedRecord> one_level_records(const LabReport& r);
 
+// ringside's levels next to the peers, for every scenario an available peer was shown (in the
+// battery's order, then the peers' own steps): each row is the scenario and one text per
+// column -- ringside kernel, ringside user (monitor mode: seen | missed), then each available
+// peer (blocked | seen | missed, or "" when that peer was not shown the scenario).
+struct SideBySide {
+  std::vector<std::string> columns;
+  std::vector<std::pair<std::string, std::vector<std::string>>> rows;
+};
+SideBySide side_by_side(const LabReport& r);
+
 std::string render_json(const LabReport& r);
 std::string render_markdown(const LabReport& r);
 std::string render_html(const LabReport& r);

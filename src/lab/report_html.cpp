@@ -179,6 +179,18 @@ std::string render_html(const LabReport& r) {
                        p.available ? "yes" : "no: " + esc(p.reason), saw, blocked);
     }
     o += "</table>";
+    const SideBySide sbs = side_by_side(r);
+    if (!sbs.rows.empty()) {
+      o += "<table><tr><th>scenario</th>";
+      for (const auto& c : sbs.columns) o += "<th>" + esc(c) + "</th>";
+      o += "</tr>";
+      for (const auto& [id, cells] : sbs.rows) {
+        o += "<tr><td>" + esc(id) + "</td>";
+        for (const auto& c : cells) o += "<td>" + (c.empty() ? std::string("—") : esc(c)) + "</td>";
+        o += "</tr>";
+      }
+      o += "</table>";
+    }
   }
 
   o += "<h2>Noise</h2><ul>";

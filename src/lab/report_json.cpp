@@ -1,5 +1,6 @@
 // report.json: the whole report model, plus the per-area summary computed from the matrix.
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "lab/report.hpp"
@@ -61,6 +62,51 @@ nlohmann::json correlated_json(const CorrelatedRecord& c) {
 }
 
 }  // namespace
+
+SideBySide side_by_side(const LabReport& r) {
+  SideBySide out;
+  out.columns = {"ringside kernel", "ringside user"};
+  std::vector<const PeerRow*> peers;
+  for (const auto& p : r.peers) {
+    if (!p.available) continue;
+    peers.push_back(&p);
+    out.columns.push_back(p.name);
+  }
+  std::vector<std::string> ids;
+  auto add_id = [&ids](const std::string& id) {
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  };
+  for (const auto& row : r.rows) {
+    for (const auto* p : peers) {
+      for (const auto& s : p->scenarios) {
+        if (s.scenario == row.id) add_id(row.id);
+      }
+    }
+  }
+  for (const auto* p : peers) {
+    for (const auto& s : p->scenarios) add_id(s.scenario);
+  }
+  for (const auto& id : ids) {
+    std::vector<std::string> cells;
+    const ScenarioRow* row = nullptr;
+    for (const auto& x : r.rows) {
+      if (x.id == id) row = &x;
+    }
+    for (const char* level : {"kernel", "user"}) {
+      const Cell* c = row != nullptr ? row->cell(level, "monitor") : nullptr;
+      cells.push_back(c != nullptr ? c->result : "");
+    }
+    for (const auto* p : peers) {
+      std::string text;
+      for (const auto& s : p->scenarios) {
+        if (s.scenario == id) text = s.blocked ? "blocked" : s.saw ? "seen" : "missed";
+      }
+      cells.push_back(text);
+    }
+    out.rows.emplace_back(id, std::move(cells));
+  }
+  return out;
+}
 
 std::string render_json(const LabReport& r) {
   nlohmann::json j;

@@ -115,6 +115,21 @@ std::string render_markdown(const LabReport& r) {
       o += fmt::format("- **{}**: saw {} and blocked {} of {} scenarios\n", p.name, saw, blocked,
                        p.scenarios.size());
     }
+    const SideBySide sbs = side_by_side(r);
+    if (!sbs.rows.empty()) {
+      o += "\n| scenario |";
+      for (const auto& c : sbs.columns) o += " " + c + " |";
+      o += "\n|---|";
+      for (size_t i = 0; i < sbs.columns.size(); ++i) o += "---|";
+      o += "\n";
+      for (const auto& [id, cells] : sbs.rows) {
+        o += "| `" + id + "` |";
+        for (const auto& c : cells) {
+          o += " " + (c.empty() ? std::string("—") : c == "missed" ? "**missed**" : c) + " |";
+        }
+        o += "\n";
+      }
+    }
   }
 
   o += "\n## Noise\n\n";

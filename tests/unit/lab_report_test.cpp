@@ -206,6 +206,28 @@ LabReport sample_report() {
   return r;
 }
 
+// ringside's levels next to each available peer: battery scenarios in the matrix's order, a
+// peer's own step after them, "" where a peer was not shown a scenario.
+TEST(LabReport, SideBySidePutsTheLevelsNextToThePeers) {
+  LabReport r = sample_report();
+  r.peers.push_back({"fatrace", true, "", {{"file.b", true, false}, {"file.a", false, false}}});
+  r.peers.push_back({"fapolicyd", true, "", {{"process.own", true, true}}});
+  r.peers.push_back({"snoopy", false, "not installed", {}});
+  const SideBySide t = side_by_side(r);
+  EXPECT_EQ(t.columns,
+            (std::vector<std::string>{"ringside kernel", "ringside user", "fatrace", "fapolicyd"}));
+  ASSERT_EQ(t.rows.size(), 3U);
+  EXPECT_EQ(t.rows[0].first, "file.a");
+  EXPECT_EQ(t.rows[0].second, (std::vector<std::string>{"seen", "missed", "missed", ""}));
+  EXPECT_EQ(t.rows[1].first, "file.b");
+  EXPECT_EQ(t.rows[1].second, (std::vector<std::string>{"seen", "seen", "seen", ""}));
+  EXPECT_EQ(t.rows[2].first, "process.own");
+  EXPECT_EQ(t.rows[2].second, (std::vector<std::string>{"", "", "", "blocked"}));
+  EXPECT_NE(render_markdown(r).find("| `file.a` | seen | **missed** | **missed** | — |"),
+            std::string::npos)
+      << render_markdown(r);
+}
+
 TEST(LabReport, SummaryCountsOnlyCellsThatRan) {
   const LabReport r = sample_report();
   const AreaSummary k = summarize(r, "file", "kernel");
