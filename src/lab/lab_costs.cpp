@@ -98,7 +98,9 @@ OverheadRow to_row(const OverheadMeasurement& m) {
 }
 
 // The area whose workload a peer is measured on: what it observes.
-std::string peer_area(const std::string& peer) { return peer == "fatrace" ? "file" : "process"; }
+std::string peer_area(const std::string& peer) {
+  return peer == "fatrace" ? "file" : peer == "opensnitch" ? "network" : "process";
+}
 
 }  // namespace
 
@@ -160,18 +162,17 @@ void measure_costs(const CostOptions& o, LabReport& report) {
           "where the workloads do not run");
       continue;
     }
-    if (p.name == "opensnitch") {
-      report.noise.push_back(
-          "peers: opensnitch's overhead is not measured: it is contained to a network namespace "
-          "of its own, where the connect workload does not run");
-      continue;
-    }
     std::unique_ptr<Peer> peer = p.name == "auditd"   ? make_auditd_peer()
                                  : p.name == "snoopy" ? make_snoopy_peer()
-                                                      : make_fatrace_peer();
+                                 : p.name == "opensnitch"
+                                     ? make_opensnitch_peer(o.run_id, o.bin_dir, false)
+                                     : make_fatrace_peer();
     Peer* raw = peer.get();
     Mode none{"none", {}, "", {}, "", {}, {}};
     Mode with{p.name, {}, "", raw->process_env(), "", {}, {}};
+    // opensnitch's connects run in its namespace; without it, in a fresh one of their own.
+    if (p.name == "opensnitch")
+      with.workload_env.push_back("RS_LAB_NETNS=" + opensnitch_netns_path());
     with.start = [raw, &env] {
       if (auto r = raw->start(env); !r) throw std::runtime_error(r.error().message);
       return raw->pid();

@@ -94,8 +94,8 @@ bool line_with(const std::string& log, const std::string& needle,
 
 class OpensnitchPeer final : public Peer {
  public:
-  OpensnitchPeer(std::string run_id, std::string bin_dir)
-      : run_id_(std::move(run_id)), bin_dir_(std::move(bin_dir)) {}
+  OpensnitchPeer(std::string run_id, std::string bin_dir, bool debug)
+      : run_id_(std::move(run_id)), bin_dir_(std::move(bin_dir)), debug_(debug) {}
   ~OpensnitchPeer() override { stop(); }
   std::string name() const override { return "opensnitch"; }
   std::string unavailable_reason() const override {
@@ -152,17 +152,40 @@ class OpensnitchPeer final : public Peer {
       stop();
       return Error{"opensnitch: cannot write its rules"};
     }
-    auto pid = spawn_logged({"ip", "netns", "exec", netns_, kDaemon, "-rules-path", dir_ + "/rules",
-                             "-log-file", log_, "-debug", "-process-monitor-method", "proc",
-                             "-ui-socket", "unix://" + dir_ + "/ui.sock", "-no-live-reload"},
-                            dir_ + "/stdout.log");
+    std::vector<std::string> argv = {"ip",
+                                     "netns",
+                                     "exec",
+                                     netns_,
+                                     kDaemon,
+                                     "-rules-path",
+                                     dir_ + "/rules",
+                                     "-log-file",
+                                     log_,
+                                     "-process-monitor-method",
+                                     "proc",
+                                     "-ui-socket",
+                                     "unix://" + dir_ + "/ui.sock",
+                                     "-no-live-reload"};
+    // Its connection lines are debug lines; the overhead runs measure it without them.
+    argv.emplace_back(debug_ ? "-debug" : "-important");
+    auto pid = spawn_logged(argv, dir_ + "/stdout.log");
     if (!pid) {
       stop();
       return std::move(pid).error();
     }
     pid_ = *pid;
+    // Ready: the queue is bound (a debug log says so) and its rule sends new connections there
+    // (without the debug lines, the rule alone, then a moment for the queue).
+    auto ready = [this] {
+      if (debug_ && read_all(log_).find("Running on netfilter queue") == std::string::npos) {
+        return false;
+      }
+      return run_command(
+                 {"ip", "netns", "exec", netns_, "iptables", "-t", "mangle", "-S", "OUTPUT"}, 10s)
+                 .out.find("NFQUEUE") != std::string::npos;
+    };
     const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (read_all(log_).find("Running on netfilter queue") == std::string::npos) {
+    while (!ready()) {
       if (std::chrono::steady_clock::now() > deadline || exited(pid_)) {
         const std::string out = read_all(log_) + read_all(dir_ + "/stdout.log");
         stop();
@@ -170,6 +193,7 @@ class OpensnitchPeer final : public Peer {
       }
       std::this_thread::sleep_for(20ms);
     }
+    if (!debug_) std::this_thread::sleep_for(300ms);
     return ok();
   }
   pid_t pid() const override { return pid_; }
@@ -221,6 +245,7 @@ class OpensnitchPeer final : public Peer {
 
   std::string run_id_, bin_dir_, netns_, dir_, log_;
   std::vector<PeerStep> steps_;
+  bool debug_ = true;
   pid_t pid_ = 0;
   bool netns_made_ = false;
   bool host_log_existed_ = true;
@@ -228,8 +253,13 @@ class OpensnitchPeer final : public Peer {
 
 }  // namespace
 
-std::unique_ptr<Peer> make_opensnitch_peer(const std::string& run_id, const std::string& bin_dir) {
-  return std::make_unique<OpensnitchPeer>(run_id, bin_dir);
+std::unique_ptr<Peer> make_opensnitch_peer(const std::string& run_id, const std::string& bin_dir,
+                                           bool debug) {
+  return std::make_unique<OpensnitchPeer>(run_id, bin_dir, debug);
+}
+
+std::string opensnitch_netns_path() {
+  return "/run/netns/" + std::string(kNetnsPrefix) + std::to_string(getpid());
 }
 
 }  // namespace ringside::lab

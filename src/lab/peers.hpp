@@ -83,7 +83,11 @@ std::unique_ptr<Peer> make_auditd_peer();
 std::unique_ptr<Peer> make_snoopy_peer();
 std::unique_ptr<Peer> make_fatrace_peer();
 std::unique_ptr<Peer> make_fapolicyd_peer(const std::string& run_id);
-std::unique_ptr<Peer> make_opensnitch_peer(const std::string& run_id, const std::string& bin_dir);
+// `debug`: its connection lines (needed to tell what it saw); off for the overhead runs.
+std::unique_ptr<Peer> make_opensnitch_peer(const std::string& run_id, const std::string& bin_dir,
+                                           bool debug = true);
+// The network namespace opensnitch runs in while this process runs it (for the workload).
+std::string opensnitch_netns_path();
 
 struct PeerStepResult {
   std::string id;

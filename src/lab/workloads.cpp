@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -72,7 +73,15 @@ int connect_workload(long n, const std::string& cgroup) {
   if (!cgroup.empty() && cgroup != "-") {
     std::ofstream(cgroup + "/cgroup.procs") << getpid() << std::flush;
   }
-  if (unshare(CLONE_NEWNET) != 0) {
+  // A network namespace of its own, or the one RS_LAB_NETNS names (a peer confined there).
+  if (const char* ns = std::getenv("RS_LAB_NETNS"); ns != nullptr && *ns != '\0') {
+    const int fd = open(ns, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+      std::perror("connect workload: setns(RS_LAB_NETNS)");
+      return 1;
+    }
+    close(fd);
+  } else if (unshare(CLONE_NEWNET) != 0) {
     std::perror("connect workload: unshare(CLONE_NEWNET)");
     return 1;
   }

@@ -17,8 +17,9 @@ int open_workload(long n, const std::string& dir, long files);
 bool make_open_files(const std::string& dir, long files);
 
 // Joins `cgroup` (cgroup v2 directory; "-" or empty: stays), enters a network namespace of its
-// own with the loopback up, listens on 127.0.0.1:7000 and does N x (socket, connect, accept,
-// close both; RST on close so that no TIME_WAIT piles up).
+// own (or, when the environment has RS_LAB_NETNS=PATH, that one: a peer confined there) with
+// the loopback up, listens on 127.0.0.1:7000 and does N x (socket, connect, accept, close
+// both; RST on close so that no TIME_WAIT piles up).
 int connect_workload(long n, const std::string& cgroup);
 
 }  // namespace ringside::lab
