@@ -156,23 +156,36 @@ void measure_costs(const CostOptions& o, LabReport& report) {
   // Their overhead on the workload of what they observe.
   for (const auto& p : results) {
     if (!p.available) continue;
-    if (p.name == "fapolicyd") {
-      report.noise.push_back(
-          "peers: fapolicyd's overhead is not measured: it is contained to a ramfs of its own, "
-          "where the workloads do not run");
-      continue;
+    std::unique_ptr<Peer> peer;
+    if (p.name == "auditd") {
+      peer = make_auditd_peer();
+    } else if (p.name == "snoopy") {
+      peer = make_snoopy_peer();
+    } else if (p.name == "fapolicyd") {
+      peer = make_fapolicyd_peer(o.run_id);
+    } else if (p.name == "opensnitch") {
+      peer = make_opensnitch_peer(o.run_id, o.bin_dir, false);
+    } else {
+      peer = make_fatrace_peer();
     }
-    std::unique_ptr<Peer> peer = p.name == "auditd"   ? make_auditd_peer()
-                                 : p.name == "snoopy" ? make_snoopy_peer()
-                                 : p.name == "opensnitch"
-                                     ? make_opensnitch_peer(o.run_id, o.bin_dir, false)
-                                     : make_fatrace_peer();
     Peer* raw = peer.get();
     Mode none{"none", {}, "", {}, "", {}, {}};
     Mode with{p.name, {}, "", raw->process_env(), "", {}, {}};
     // opensnitch's connects run in its namespace; without it, in a fresh one of their own.
-    if (p.name == "opensnitch")
+    if (p.name == "opensnitch") {
       with.workload_env.push_back("RS_LAB_NETNS=" + opensnitch_netns_path());
+    }
+    // fapolicyd decides on executions from its own mount only: the workload runs the copy of
+    // true there; without it, a copy on the scratch tmpfs.
+    if (p.name == "fapolicyd") {
+      with.workload_env.push_back("RS_LAB_EXEC=" + fapolicyd_exec_program(env));
+      const std::string copy = space.scratch() + "/true";
+      std::error_code ec;
+      std::filesystem::copy_file("/bin/true", copy,
+                                 std::filesystem::copy_options::overwrite_existing, ec);
+      chmod(copy.c_str(), 0755);
+      none.workload_env.push_back("RS_LAB_EXEC=" + copy);
+    }
     with.start = [raw, &env] {
       if (auto r = raw->start(env); !r) throw std::runtime_error(r.error().message);
       return raw->pid();

@@ -115,6 +115,12 @@ class FapolicydPeer final : public Peer {
              return std::string();
            }});
     }
+    // The exec workload's program for its overhead runs (the only executions it decides on).
+    {
+      std::error_code cec;
+      fs::copy_file("/bin/true", mnt_ + "/true", fs::copy_options::overwrite_existing, cec);
+      chmod((mnt_ + "/true").c_str(), 0755);
+    }
     auto pid = spawn_logged({"/usr/sbin/fapolicyd", "--debug"}, log_);
     if (!pid) {
       stop();
@@ -183,6 +189,10 @@ class FapolicydPeer final : public Peer {
 };
 
 }  // namespace
+
+std::string fapolicyd_exec_program(const PeerEnv& env) {
+  return env.work_dir + "/fapolicyd-mnt/true";
+}
 
 std::unique_ptr<Peer> make_fapolicyd_peer(const std::string& run_id) {
   return std::make_unique<FapolicydPeer>(run_id);

@@ -83,6 +83,8 @@ std::unique_ptr<Peer> make_auditd_peer();
 std::unique_ptr<Peer> make_snoopy_peer();
 std::unique_ptr<Peer> make_fatrace_peer();
 std::unique_ptr<Peer> make_fapolicyd_peer(const std::string& run_id);
+// The copy of true on fapolicyd's mount while it runs (the exec workload's program).
+std::string fapolicyd_exec_program(const PeerEnv& env);
 // `debug`: its connection lines (needed to tell what it saw); off for the overhead runs.
 std::unique_ptr<Peer> make_opensnitch_peer(const std::string& run_id, const std::string& bin_dir,
                                            bool debug = true);

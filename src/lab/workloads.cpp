@@ -23,10 +23,13 @@ namespace ringside::lab {
 
 int exec_workload(long n) {
   char* const argv[] = {const_cast<char*>("true"), nullptr};
+  // A copy of true on a peer's own mount (RS_LAB_EXEC), or /bin/true.
+  const char* env_program = std::getenv("RS_LAB_EXEC");
+  const char* program = env_program != nullptr && *env_program != '\0' ? env_program : "/bin/true";
   for (long i = 0; i < n; ++i) {
     const pid_t pid = fork();
     if (pid == 0) {
-      execve("/bin/true", argv, environ);
+      execve(program, argv, environ);
       _exit(127);
     }
     int status = 0;

@@ -7,7 +7,8 @@
 
 namespace ringside::lab {
 
-// N x (fork, execve /bin/true, wait).
+// N x (fork, execve /bin/true, wait); with RS_LAB_EXEC=PATH in the environment, PATH instead
+// (a copy of true on a peer's own mount).
 int exec_workload(long n);
 
 // N x open(O_RDONLY) + close over `files` existing files dir/f0 .. dir/f<files-1>, round robin.
