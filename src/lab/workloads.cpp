@@ -24,7 +24,8 @@ namespace ringside::lab {
 int exec_workload(long n) {
   char* const argv[] = {const_cast<char*>("true"), nullptr};
   // A copy of true on a peer's own mount (RS_LAB_EXEC), or /bin/true.
-  const char* env_program = std::getenv("RS_LAB_EXEC");
+  // The workload process has one thread.
+  const char* env_program = std::getenv("RS_LAB_EXEC");  // NOLINT(concurrency-mt-unsafe)
   const char* program = env_program != nullptr && *env_program != '\0' ? env_program : "/bin/true";
   for (long i = 0; i < n; ++i) {
     const pid_t pid = fork();
@@ -77,7 +78,8 @@ int connect_workload(long n, const std::string& cgroup) {
     std::ofstream(cgroup + "/cgroup.procs") << getpid() << std::flush;
   }
   // A network namespace of its own, or the one RS_LAB_NETNS names (a peer confined there).
-  if (const char* ns = std::getenv("RS_LAB_NETNS"); ns != nullptr && *ns != '\0') {
+  const char* ns = std::getenv("RS_LAB_NETNS");  // NOLINT(concurrency-mt-unsafe): one thread
+  if (ns != nullptr && *ns != '\0') {
     const int fd = open(ns, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
       std::perror("connect workload: setns(RS_LAB_NETNS)");
