@@ -54,14 +54,7 @@ class FapolicydPeer final : public Peer {
     if (access("/usr/sbin/fapolicyd", X_OK) != 0) {
       return "fapolicyd is not installed (package fapolicyd)";
     }
-    if (!peer_processes().empty()) {
-      for (pid_t p : peer_processes()) {
-        std::error_code ec;
-        if (fs::read_symlink("/proc/" + std::to_string(p) + "/exe", ec).filename() == "fapolicyd") {
-          return "fapolicyd already runs on this host (pid " + std::to_string(p) + ")";
-        }
-      }
-    }
+    if (auto running = already_running("fapolicyd"); !running.empty()) return running;
     if (ramfs_in_use()) {
       return "a ramfs is mounted on this host: fapolicyd's watch_fs could not be limited to the "
              "lab's own mount";

@@ -104,13 +104,7 @@ class OpensnitchPeer final : public Peer {
     if (bin_dir_.empty() || access((bin_dir_ + "/ringside-lab-step").c_str(), X_OK) != 0) {
       return "the lab's step program is not in " + bin_dir_;
     }
-    for (pid_t p : peer_processes()) {
-      std::error_code ec;
-      if (fs::read_symlink("/proc/" + std::to_string(p) + "/exe", ec).filename() == "opensnitchd") {
-        return "opensnitchd already runs on this host (pid " + std::to_string(p) + ")";
-      }
-    }
-    return "";
+    return already_running("opensnitchd");
   }
   Result<void> start(const PeerEnv& env) override {
     remove_stale_namespaces();

@@ -267,6 +267,17 @@ std::vector<pid_t> peer_processes() {
   return out;
 }
 
+std::string already_running(const std::string& daemon) {
+  for (pid_t p : peer_processes()) {
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(p) + "/exe", ec);
+    if (!ec && exe.filename() == daemon) {
+      return daemon + " already runs on this host (pid " + std::to_string(p) + ")";
+    }
+  }
+  return "";
+}
+
 HostState snapshot_host() {
   HostState s;
   if (auto t = read_text(kLdPreload)) {

@@ -67,5 +67,7 @@ std::vector<std::string> host_differences(const HostState& before, const HostSta
 
 // Pids whose executable is one of the peers' daemons.
 std::vector<pid_t> peer_processes();
+// "DAEMON already runs on this host (pid N)" when one of peer_processes() is `daemon`; "".
+std::string already_running(const std::string& daemon);
 
 }  // namespace ringside::lab
