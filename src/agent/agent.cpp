@@ -412,6 +412,10 @@ void Agent::stop() {
                sensors_[i]->name(), st.seen, st.dropped, st.errors, st.denied, st.defaulted);
   }
   log().info("events: {} queued, {} dropped at the queue", queue_.pushed(), queue_.dropped());
+  for (const auto& sink : sinks_) {
+    log().info("sink {}: {} written, {} not delivered", sink->name(), sink->stats().written,
+               sink->stats().failed);
+  }
   for (const auto& l : losses_.snapshot()) {
     log().info("lost on {}: {} ({})", l.channel, l.total, l.accuracy);
   }

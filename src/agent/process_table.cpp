@@ -145,9 +145,9 @@ void ProcessTable::on_fork(int32_t pid, int32_t ppid, int64_t start_ticks,
   insert_locked(std::move(child));
 }
 
-void ProcessTable::on_exec(const ProcessInfo& info) {
+void ProcessTable::on_exec(ProcessInfo info) {
   std::unique_lock lock(mu_);
-  insert_locked(info);
+  insert_locked(std::move(info));
 }
 
 void ProcessTable::on_exit(int32_t pid, int64_t start_ticks, int64_t when_ns) {

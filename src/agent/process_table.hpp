@@ -53,7 +53,7 @@ class ProcessTable {
 
   // A new process: it inherits its parent's image, arguments, directory and credentials.
   void on_fork(int32_t pid, int32_t ppid, int64_t start_ticks, int64_t parent_start_ticks);
-  void on_exec(const ProcessInfo& info);
+  void on_exec(ProcessInfo info);
   void on_exit(int32_t pid, int64_t start_ticks, int64_t when_ns);
 
   std::optional<ProcessInfo> find(int32_t pid) const;

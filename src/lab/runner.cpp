@@ -18,6 +18,7 @@
 
 #include "lab/correlate.hpp"
 #include "lab/lab_agent.hpp"
+#include "lab/peer_setup.hpp"
 #include "lab/scenario.hpp"
 
 namespace ringside::lab {
@@ -145,13 +146,14 @@ bool settled(const Scenario& s, const Pass& pass, const StepResult& step,
 
 struct PassResult {
   bool ran = false;
+  std::string silent;  // why the pass is not a measurement: its agent reported nothing
   std::vector<StepResult> steps;
   std::vector<nlohmann::json> events;
 };
 
-PassResult run_pass(const std::vector<Scenario>& scenarios, const LabEnv& env,
-                    const LabSetup& setup, const LabOptions& o, const Pass& pass, int trial,
-                    LabReport& report, const std::string& display = "") {
+PassResult run_pass_once(const std::vector<Scenario>& scenarios, const LabEnv& env,
+                         const LabSetup& setup, const LabOptions& o, const Pass& pass, int trial,
+                         LabReport& report, const std::string& display) {
   const bool keyboard = !scenarios.empty() && scenarios.front().area == "keyboard";
   PassResult pr;
   const std::string tag = std::string(keyboard ? "keyboard-" : "") + pass.level + "-" + pass.mode +
@@ -220,7 +222,40 @@ PassResult run_pass(const std::vector<Scenario>& scenarios, const LabEnv& env,
     report.errors.push_back(tag + ": the agent exited with status " + std::to_string(status) +
                             ": " + agent->log_tail(600));
   }
+  // A pass whose agent reported none of the operations at its level while they ran is a fault
+  // of the run (or of the agent), not a measurement: it says so with what the agent logged and
+  // counted, and the runner runs the pass once more.
+  size_t identified = 0;
+  for (size_t i = 0; i < scenarios.size(); ++i) {
+    for (const auto& ev : pr.events) {
+      const std::string lv = event_text(ev, "ringside.level");
+      if ((pass.level == "both" || lv == pass.level) && identifies(scenarios[i], ev, pr.steps[i])) {
+        ++identified;
+        break;
+      }
+    }
+  }
+  if (identified == 0 && !keyboard && scenarios.size() > 1) {
+    pr.silent = tag + ": the agent reported none of the " + std::to_string(scenarios.size()) +
+                " operations (" + std::to_string(pr.events.size()) +
+                " events in its output); its counters: " + read_all(ao.dir + "/stats.json") +
+                "; its log: " + agent->log_tail(2000);
+    std::fprintf(stderr, "[lab] %s\n", pr.silent.c_str());
+  }
   pr.ran = true;
+  return pr;
+}
+
+// One pass; a pass whose agent reported none of its operations is run once more, and both
+// the first attempt and a second silent one are reported (noise, then error).
+PassResult run_pass(const std::vector<Scenario>& scenarios, const LabEnv& env,
+                    const LabSetup& setup, const LabOptions& o, const Pass& pass, int trial,
+                    LabReport& report, const std::string& display = "") {
+  PassResult pr = run_pass_once(scenarios, env, setup, o, pass, trial, report, display);
+  if (pr.silent.empty()) return pr;
+  report.noise.push_back(pr.silent + " -- the pass was run again");
+  pr = run_pass_once(scenarios, env, setup, o, pass, trial, report, display);
+  if (!pr.silent.empty()) report.errors.push_back(pr.silent + " (second attempt)");
   return pr;
 }
 

@@ -80,10 +80,16 @@ class LabSlow : public ::testing::Test {
     std::printf("ringside lab --quick took %.1f s (exit %d)\n", elapsed_s_, run_.exit_code);
     report_ = json::parse(slurp(out_->file("report.json")), nullptr, false);
   }
-  // The kernel cells that are not as expected, printed last so that a failure's cause is in the
-  // tail of the output whatever came before.
+  // The kernel cells that are not as expected and any pass run again because its agent
+  // reported nothing, printed last so that the cause is in the tail of the output.
   static void TearDownTestSuite() {
     if (report_.is_object()) {
+      for (const auto& n : report_["noise"]) {
+        const std::string text = n.get<std::string>();
+        if (text.find("was run again") != std::string::npos) {
+          std::printf("lab: %s\n", text.c_str());
+        }
+      }
       for (const auto& s : report_["scenarios"]) {
         if (s["area"] == "keyboard") continue;
         for (const auto& c : s["cells"]) {
