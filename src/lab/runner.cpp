@@ -235,6 +235,15 @@ PassResult run_pass_once(const std::vector<Scenario>& scenarios, const LabEnv& e
       }
     }
   }
+  // What its supervisor said (an agent that died and was started again loses what it held).
+  std::string supervisor;
+  {
+    std::istringstream log(read_all(ao.dir + "/agent.log"));
+    for (std::string line; std::getline(log, line);) {
+      if (line.find("supervisor:") != std::string::npos) supervisor += line + "\n";
+    }
+  }
+  if (!supervisor.empty()) report.noise.push_back(tag + ": the agent's supervisor: " + supervisor);
   if (identified == 0 && !keyboard && scenarios.size() > 1) {
     pr.silent = tag + ": the agent reported none of the " + std::to_string(scenarios.size()) +
                 " operations (" + std::to_string(pr.events.size()) +
