@@ -11,14 +11,24 @@
 //             benchmark's cgroup with an empty table
 //   deny      as kernel, with 8 deny rules (ports, a CIDR block, transport) that the connect
 //             walks in the cgroup/connect4 program and passes: the in-kernel decision's cost
+//   nfqueue   `ringside run --levels kernel --domains network` with settings.network.nfqueue:
+//             all, in a network namespace of its own that the workload joins: every new
+//             connection's first packet waits for the agent's verdict (eBPF sensor included)
+//   interposer `ringside run --levels user --domains network`, the workload under LD_PRELOAD of
+//             the interposer: its connect and accept hooks report to the agent
 //
-// The agent is a real Agent (policy, enrichment, decisions, JSONL sink, counters) hosted by this
-// program with the eBPF network sensor alone (`connect_storm run ...`, called like `ringside
-// run`), so that the figures are the sensor's and not NFQUEUE's, which `ringside run --domains
-// network` also starts. The interposer's socket hooks are not measured here.
+// The kernel and deny agents are a real Agent (policy, enrichment, decisions, JSONL sink,
+// counters) hosted by this program with the eBPF network sensor alone (`connect_storm run ...`,
+// called like `ringside run`), so that their figures are the sensor's and not NFQUEUE's, which
+// `ringside run --domains network` also starts.
 //
-//   connect_storm [--iterations N] [--rounds R] [--json FILE]
+// Then an established flow: one loopback TCP connection carries --flow-bytes from the workload
+// to its child (each on a core), in the modes none, kernel, nfqueue and interposer; the
+// throughput ratio to none.
+//
+//   connect_storm [--iterations N] [--rounds R] [--flow-bytes B (0: no flow runs)] [--json FILE]
 //   connect_storm --workload N CGROUP   (the storm itself)
+//   connect_storm --flow BYTES CGROUP   (the flow itself)
 //   connect_storm run --policy P ...    (the network-sensor-only agent)
 
 #include <arpa/inet.h>
@@ -100,19 +110,26 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "run") return host_agent(argc, argv);
   long iterations = 5000;
   int rounds = 5;
+  long flow_bytes = 1L << 30;
   std::string json_out;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--workload" && i + 2 < argc)
       return ringside::lab::connect_workload(std::atol(argv[i + 1]), argv[i + 2]);
-    if (a == "--iterations" && i + 1 < argc) {
+    if (a == "--flow" && i + 2 < argc)
+      return ringside::lab::flow_workload(std::atol(argv[i + 1]), argv[i + 2]);
+    if (a == "--flow-bytes" && i + 1 < argc) {
+      flow_bytes = std::atol(argv[++i]);
+    } else if (a == "--iterations" && i + 1 < argc) {
       iterations = std::atol(argv[++i]);
     } else if (a == "--rounds" && i + 1 < argc) {
       rounds = std::atoi(argv[++i]);
     } else if (a == "--json" && i + 1 < argc) {
       json_out = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: connect_storm [--iterations N] [--rounds R] [--json FILE]\n");
+      std::fprintf(stderr,
+                   "usage: connect_storm [--iterations N] [--rounds R] [--flow-bytes B] "
+                   "[--json FILE]\n");
       return 2;
     }
   }
@@ -151,17 +168,39 @@ int main(int argc, char** argv) {
   cfg.ringside = std::string(RINGSIDE_BUILD_DIR) + "/ringside";
   cfg.rounds = rounds;
   cfg.workload = {self, "--workload", std::to_string(iterations), cgroup};
+  ringside::lab::Mode nfqueue{
+      "nfqueue",
+      {"--levels", "kernel", "--domains", "network"},
+      "settings:\n  network:\n    cgroup: " + cgroup + "\n    nfqueue: all\nrules: []\n",
+      {}};
+  nfqueue.agent_own_netns = true;
+  const ringside::lab::Mode interposer{
+      "interposer",
+      {"--levels", "user", "--domains", "network"},
+      settings + "rules: []\n",
+      {"LD_PRELOAD=" + std::string(RINGSIDE_BUILD_DIR) + "/libringside-preload.so",
+       "RINGSIDE_SOCKET={socket}"}};
+  const ringside::lab::Mode none{"none", {}, "", {}};
+  const ringside::lab::Mode kernel{
+      "kernel", {"--levels", "kernel"}, settings + "rules: []\n", {}, self};
   const std::vector<ringside::lab::Mode> modes = {
-      {"none", {}, "", {}},
-      {"kernel", {"--levels", "kernel"}, settings + "rules: []\n", {}, self},
+      none,
+      kernel,
       {"deny", {"--levels", "kernel"}, settings + deny_rules, {}, self},
-  };
+      nfqueue,
+      interposer};
   std::fprintf(stderr,
                "connect_storm: %ld x TCP connect+accept+close on loopback per run, %d rounds\n",
                iterations, rounds);
-  std::vector<ringside::lab::ModeResult> results;
+  std::vector<ringside::lab::ModeResult> results, flows;
   try {
     results = ringside::lab::run_ab(cfg, modes);
+    if (flow_bytes > 0) {
+      std::fprintf(stderr, "connect_storm: one flow of %ld bytes per run, %d rounds\n", flow_bytes,
+                   rounds);
+      cfg.workload = {self, "--flow", std::to_string(flow_bytes), cgroup};
+      flows = ringside::lab::run_ab(cfg, {none, kernel, nfqueue, interposer});
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "connect_storm: %s\n", e.what());
     rmdir(cgroup.c_str());
@@ -169,7 +208,7 @@ int main(int argc, char** argv) {
   }
   rmdir(cgroup.c_str());
   const double base = results[0].median_wall() / static_cast<double>(iterations);
-  std::printf("%-8s %14s %8s %19s %12s\n", "mode", "wall/connect", "ratio", "agent CPU/connect",
+  std::printf("%-10s %14s %8s %19s %12s\n", "mode", "wall/connect", "ratio", "agent CPU/connect",
               "events/run");
   std::ostringstream js;
   js << "{\"benchmark\":\"connect_storm\",\"iterations\":" << iterations << ",\"rounds\":" << rounds
@@ -179,17 +218,37 @@ int main(int argc, char** argv) {
     const double wall = r.median_wall() / static_cast<double>(iterations);
     const double cpu = r.median_agent_cpu() / static_cast<double>(iterations);
     if (i == 0) {
-      std::printf("%-8s %11.2f us %8.3f %19s %12s\n", r.name.c_str(), wall / 1e3, 1.0, "-", "-");
+      std::printf("%-10s %11.2f us %8.3f %19s %12s\n", r.name.c_str(), wall / 1e3, 1.0, "-", "-");
     } else {
-      std::printf("%-8s %11.2f us %8.3f %16.2f us %12.0f\n", r.name.c_str(), wall / 1e3,
+      std::printf("%-10s %11.2f us %8.3f %16.2f us %12.0f\n", r.name.c_str(), wall / 1e3,
                   wall / base, cpu / 1e3, r.median_events());
     }
     js << (i ? "," : "") << "{\"name\":\"" << r.name << "\",\"wall_ns_per_connect\":" << wall
        << ",\"ratio\":" << wall / base << ",\"agent_cpu_ns_per_connect\":" << cpu
        << ",\"events_per_run\":" << r.median_events() << "}";
   }
-  js << "]}\n";
-  std::printf("target: kernel monitoring <= 1.05x wall\n");
+  js << "]";
+  if (!flows.empty()) {
+    std::printf("\n%-10s %14s %10s %19s\n", "flow mode", "throughput", "vs none", "agent CPU/GiB");
+    const double gib = static_cast<double>(flow_bytes) / static_cast<double>(1L << 30);
+    const double base_rate = static_cast<double>(flow_bytes) / flows[0].median_wall();
+    js << ",\"flow_bytes\":" << flow_bytes << ",\"flows\":[";
+    for (size_t i = 0; i < flows.size(); ++i) {
+      const auto& r = flows[i];
+      const double rate = static_cast<double>(flow_bytes) / r.median_wall();  // bytes per ns
+      std::printf("%-10s %9.0f MiB/s %9.1f %% %16.1f ms\n", r.name.c_str(),
+                  rate * 1e9 / (1024.0 * 1024.0), 100.0 * rate / base_rate,
+                  i == 0 ? 0.0 : r.median_agent_cpu() / 1e6 / gib);
+      js << (i ? "," : "") << "{\"name\":\"" << r.name << "\",\"bytes_per_s\":" << rate * 1e9
+         << ",\"vs_none\":" << rate / base_rate << ",\"agent_cpu_ns\":" << r.median_agent_cpu()
+         << "}";
+    }
+    js << "]";
+  }
+  js << "}\n";
+  std::printf(
+      "targets: kernel monitoring <= 1.05x wall; nfqueue <= 1.3x; established-flow throughput "
+      "within 2 %% of none\n");
   if (!json_out.empty()) std::ofstream(json_out) << js.str();
   return 0;
 }

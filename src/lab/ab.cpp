@@ -121,6 +121,7 @@ Sample run_once(const AbConfig& cfg, const Mode& mode, const std::string& dir) {
                                      "--hook-socket", socket, "--quiet"};
     argv.insert(argv.end(), {"--stats-file", stats});
     argv.insert(argv.end(), mode.agent_args.begin(), mode.agent_args.end());
+    if (mode.agent_own_netns) argv.insert(argv.begin(), {"unshare", "--net", "--"});
     agent = spawn(argv, environment_with({}), dir + "/agent.log");
     const auto deadline = Clock::now() + std::chrono::seconds(30);
     while (!std::filesystem::exists(ready)) {
@@ -142,6 +143,9 @@ Sample run_once(const AbConfig& cfg, const Mode& mode, const std::string& dir) {
   }
   std::vector<std::string> env;
   for (const auto& e : mode.workload_env) env.push_back(replace_all(e, "{socket}", socket));
+  if (mode.agent_own_netns && measured > 0) {
+    env.push_back("RS_LAB_NETNS=/proc/" + std::to_string(measured) + "/ns/net");
+  }
   if (mode.start) measured = agent;
   const uint64_t cpu0 = measured ? process_cpu_ns(measured) : 0;
   const auto t0 = Clock::now();

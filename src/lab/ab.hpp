@@ -29,6 +29,10 @@ struct Mode {
   // (0: nothing to measure, e.g. a library preloaded into the workload) or throws.
   std::function<pid_t()> start;
   std::function<void()> stop;
+  // The agent runs in a network namespace of its own (`unshare --net`), and the workload joins
+  // it (RS_LAB_NETNS=/proc/AGENT/ns/net): rules the agent installs there (NFQUEUE) see the
+  // workload's traffic and nothing of the host's.
+  bool agent_own_netns = false;
 };
 
 struct Sample {

@@ -46,13 +46,6 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-// Whether `name` (prefix + "<pid>" + anything) belongs to a lab run that is still alive.
-bool owner_alive(const std::string& name, const std::string& prefix) {
-  if (name.rfind(prefix, 0) != 0) return false;
-  const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
-  return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
-}
-
 // Leftovers of a lab run that was killed: its tmpfs mounts and (empty) cgroups, named after
 // its pid; those of a run still alive are left alone.
 void remove_stale(const std::string& cgroot) {
@@ -126,6 +119,12 @@ void write_all(int fd, const char* s) {
 }
 
 }  // namespace
+
+bool owner_alive(const std::string& name, const std::string& prefix) {
+  if (name.rfind(prefix, 0) != 0) return false;
+  const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+  return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
 
 std::unique_ptr<LabSetup> LabSetup::create(std::string* error) {
   const std::string cgroot = cgroup2_mount();

@@ -73,6 +73,10 @@ struct StepContext {
 // Runs the scenario's program and parses its "rc=R errno=E pid=P [child=C] [signal=S]" line.
 StepResult run_step(const Scenario& s, const StepContext& ctx);
 
+// Whether `name` (prefix + "<pid>" + anything) belongs to a lab run that is still alive: what
+// the lab names after its pid (mounts, cgroups, network namespaces) is left alone while it is.
+bool owner_alive(const std::string& name, const std::string& prefix);
+
 // A keyboard step on a fresh pty: runs argv, types s.pty_input into it, waits for the end.
 StepResult run_pty_step(const Scenario& s, const StepContext& ctx);
 

@@ -156,18 +156,8 @@ void measure_costs(const CostOptions& o, LabReport& report) {
   // Their overhead on the workload of what they observe.
   for (const auto& p : results) {
     if (!p.available) continue;
-    std::unique_ptr<Peer> peer;
-    if (p.name == "auditd") {
-      peer = make_auditd_peer();
-    } else if (p.name == "snoopy") {
-      peer = make_snoopy_peer();
-    } else if (p.name == "fapolicyd") {
-      peer = make_fapolicyd_peer(o.run_id);
-    } else if (p.name == "opensnitch") {
-      peer = make_opensnitch_peer(o.run_id, o.bin_dir, false);
-    } else {
-      peer = make_fatrace_peer();
-    }
+    const std::unique_ptr<Peer> peer = make_peer(p.name, o.run_id, o.bin_dir, true);
+    if (!peer) continue;
     Peer* raw = peer.get();
     Mode none{"none", {}, "", {}, "", {}, {}};
     Mode with{p.name, {}, "", raw->process_env(), "", {}, {}};
@@ -180,10 +170,10 @@ void measure_costs(const CostOptions& o, LabReport& report) {
     if (p.name == "fapolicyd") {
       with.workload_env.push_back("RS_LAB_EXEC=" + fapolicyd_exec_program(env));
       const std::string copy = space.scratch() + "/true";
-      std::error_code ec;
-      std::filesystem::copy_file("/bin/true", copy,
-                                 std::filesystem::copy_options::overwrite_existing, ec);
-      chmod(copy.c_str(), 0755);
+      if (auto e = copy_file("/bin/true", copy, 0755); !e.empty()) {
+        report.errors.push_back("peers: fapolicyd: " + e);
+        continue;
+      }
       none.workload_env.push_back("RS_LAB_EXEC=" + copy);
     }
     with.start = [raw, &env] {

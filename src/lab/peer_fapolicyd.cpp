@@ -13,6 +13,7 @@
 
 #include "lab/peer_setup.hpp"
 #include "lab/peers.hpp"
+#include "lab/scenario.hpp"
 
 namespace ringside::lab {
 
@@ -101,18 +102,13 @@ class FapolicydPeer final : public Peer {
       const std::string program = mnt_ + "/" + marker;
       steps_.push_back(
           {id, marker, {}, {"/bin/sh", "-c", "exec \"$0\" \"$1\"", program, marker}, {}, [program] {
-             std::error_code cec;
-             fs::copy_file("/bin/true", program, fs::copy_options::overwrite_existing, cec);
-             if (cec) return "copy /bin/true: " + cec.message();
-             chmod(program.c_str(), 0755);
-             return std::string();
+             return copy_file("/bin/true", program, 0755);
            }});
     }
     // The exec workload's program for its overhead runs (the only executions it decides on).
-    {
-      std::error_code cec;
-      fs::copy_file("/bin/true", mnt_ + "/true", fs::copy_options::overwrite_existing, cec);
-      chmod((mnt_ + "/true").c_str(), 0755);
+    if (auto e = copy_file("/bin/true", mnt_ + "/true", 0755); !e.empty()) {
+      stop();
+      return Error{"fapolicyd: " + e};
     }
     auto pid = spawn_logged({"/usr/sbin/fapolicyd", "--debug"}, log_);
     if (!pid) {

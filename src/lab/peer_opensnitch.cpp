@@ -5,15 +5,14 @@
 // and the namespace is deleted afterwards. It is shown the lab's network battery (the same
 // programs and markers as ringside's cells) with one rule that rejects every step's port or
 // host name, so a single run says what it saw and what it stopped.
-#include <signal.h>
 #include <unistd.h>
 
 #include <cctype>
-#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <thread>
 
+#include "lab/lab_agent.hpp"
 #include "lab/peer_setup.hpp"
 #include "lab/peers.hpp"
 #include "lab/scenario.hpp"
@@ -41,10 +40,7 @@ void remove_stale_namespaces() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator("/run/netns", ec)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind(kNetnsPrefix, 0) != 0) continue;
-    const std::string pid = name.substr(std::string(kNetnsPrefix).size());
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (kill(static_cast<pid_t>(std::stol(pid)), 0) == 0 || errno != ESRCH) continue;
+    if (name.rfind(kNetnsPrefix, 0) != 0 || owner_alive(name, kNetnsPrefix)) continue;
     (void)run_command({"ip", "netns", "del", name}, 10s);
     std::error_code rec;
     fs::remove_all("/etc/netns/" + name, rec);

@@ -197,6 +197,16 @@ std::unique_ptr<Peer> make_auditd_peer() { return std::make_unique<AuditdPeer>()
 std::unique_ptr<Peer> make_snoopy_peer() { return std::make_unique<SnoopyPeer>(); }
 std::unique_ptr<Peer> make_fatrace_peer() { return std::make_unique<FatracePeer>(); }
 
+std::unique_ptr<Peer> make_peer(const std::string& name, const std::string& run_id,
+                                const std::string& bin_dir, bool for_overhead) {
+  if (name == "auditd") return make_auditd_peer();
+  if (name == "snoopy") return make_snoopy_peer();
+  if (name == "fatrace") return make_fatrace_peer();
+  if (name == "fapolicyd") return make_fapolicyd_peer(run_id);
+  if (name == "opensnitch") return make_opensnitch_peer(run_id, bin_dir, !for_overhead);
+  return nullptr;
+}
+
 std::vector<PeerStep> default_peer_steps(const LabEnv& env) {
   std::vector<PeerStep> steps;
   for (const auto& list : {process_scenarios(env), file_scenarios(env)}) {
@@ -272,14 +282,9 @@ std::vector<PeerResult> run_peers(const PeerEnv& env, const std::string& run_id,
                                   const std::vector<PeerStep>& steps,
                                   const std::function<void(const std::string&)>& progress) {
   std::vector<PeerResult> out;
-  std::vector<std::unique_ptr<Peer>> peers;
-  peers.push_back(make_auditd_peer());
-  peers.push_back(make_snoopy_peer());
-  peers.push_back(make_fatrace_peer());
-  peers.push_back(make_fapolicyd_peer(run_id));
-  peers.push_back(make_opensnitch_peer(run_id, env.bin_dir));
-  for (auto& p : peers) {
-    if (progress) progress("peers: " + p->name());
+  for (const char* name : kPeerNames) {
+    if (progress) progress("peers: " + std::string(name));
+    const std::unique_ptr<Peer> p = make_peer(name, run_id, env.bin_dir, false);
     out.push_back(run_peer(*p, env, steps));
   }
   return out;

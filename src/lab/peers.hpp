@@ -91,6 +91,14 @@ std::unique_ptr<Peer> make_opensnitch_peer(const std::string& run_id, const std:
 // The network namespace opensnitch runs in while this process runs it (for the workload).
 std::string opensnitch_netns_path();
 
+// Every peer, in the order the lab runs them.
+inline constexpr const char* kPeerNames[] = {"auditd", "snoopy", "fatrace", "fapolicyd",
+                                             "opensnitch"};
+// The peer called `name` (one of kPeerNames; nullptr for another name). `for_overhead`: as its
+// overhead runs start it (opensnitch without its debug lines).
+std::unique_ptr<Peer> make_peer(const std::string& name, const std::string& run_id,
+                                const std::string& bin_dir, bool for_overhead);
+
 struct PeerStepResult {
   std::string id;
   bool ran = false;  // the step ran and exited 0

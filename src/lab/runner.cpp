@@ -149,6 +149,7 @@ struct PassResult {
   std::string silent;  // why the pass is not a measurement: its agent reported nothing
   std::vector<StepResult> steps;
   std::vector<nlohmann::json> events;
+  std::string dir;  // the pass's directory (policy, agent log, events, counters, steps)
 };
 
 PassResult run_pass_once(const std::vector<Scenario>& scenarios, const LabEnv& env,
@@ -162,6 +163,7 @@ PassResult run_pass_once(const std::vector<Scenario>& scenarios, const LabEnv& e
   LabAgent::Options ao;
   ao.bin_dir = o.bin_dir;
   ao.dir = o.out_dir + "/passes/" + tag;
+  pr.dir = ao.dir;
   ao.policy_yaml = policy_for(scenarios, env, setup.cgroup(), pass, display);
   if (keyboard) {
     ao.domains = "keyboard";
@@ -180,6 +182,9 @@ PassResult run_pass_once(const std::vector<Scenario>& scenarios, const LabEnv& e
     std::fprintf(stderr, "[lab] %s: %s\n", tag.c_str(), error.c_str());
     return pr;
   }
+  // Each step as it ran (pid, child, result), next to the agent's output, for reading a pass
+  // afterwards.
+  std::ofstream steps_log(ao.dir + "/steps.txt");
   StepContext ctx;
   ctx.netns = agent->netns_path();
   ctx.cgroup = setup.cgroup();
@@ -199,6 +204,10 @@ PassResult run_pass_once(const std::vector<Scenario>& scenarios, const LabEnv& e
     }
     std::fprintf(stderr, "[lab] %s %-28s %s (%.1f ms)\n", tag.c_str(), s.id.c_str(),
                  describe_step(step).c_str(), step.elapsed_ms);
+    steps_log << s.id << " marker=" << s.marker << " pid=" << step.pid << " child=" << step.child
+              << " exit=" << step.exit_code << " signal=" << step.term_signal << " rc=" << step.rc
+              << " errno=" << step.err << " elapsed_ms=" << step.elapsed_ms << ": "
+              << describe_step(step) << "\n";
     pr.steps.push_back(step);
   }
   // Events arrive after the operations: wait until every scenario has what this pass expects
@@ -262,7 +271,13 @@ PassResult run_pass(const std::vector<Scenario>& scenarios, const LabEnv& env,
                     LabReport& report, const std::string& display = "") {
   PassResult pr = run_pass_once(scenarios, env, setup, o, pass, trial, report, display);
   if (pr.silent.empty()) return pr;
-  report.noise.push_back(pr.silent + " -- the pass was run again");
+  // The silent attempt's directory is kept for reading; the second attempt gets a fresh one.
+  const std::string kept = pr.dir + ".silent";
+  std::error_code ec;
+  std::filesystem::remove_all(kept, ec);
+  std::filesystem::rename(pr.dir, kept, ec);
+  report.noise.push_back(pr.silent + " -- the pass was run again" +
+                         (ec ? "" : "; the first attempt's files are in " + kept));
   pr = run_pass_once(scenarios, env, setup, o, pass, trial, report, display);
   if (!pr.silent.empty()) report.errors.push_back(pr.silent + " (second attempt)");
   return pr;

@@ -23,4 +23,8 @@ bool make_open_files(const std::string& dir, long files);
 // both; RST on close so that no TIME_WAIT piles up).
 int connect_workload(long n, const std::string& cgroup);
 
+// An established flow: placed as connect_workload, one TCP connection on the loopback carries
+// `bytes` from this process to a child that reads them all (each has a core of its own).
+int flow_workload(long bytes, const std::string& cgroup);
+
 }  // namespace ringside::lab
