@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <liburing.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -223,6 +224,34 @@ TEST_F(FileEbpf, RenameCarriesBothNamesAndTheActingProgram) {
   EXPECT_EQ(int_field(*m, "process.pid"), r.pid);
   EXPECT_EQ(str_field(*m, "process.executable"), real("/bin/mv"));
   EXPECT_EQ(str_field(*m, "file.target_path"), file("mv-dst"));
+}
+
+// A name on a page the process has not touched yet cannot be read when the call starts (the
+// sensor's program may not wait for a page fault); it is read when the call returns.
+TEST_F(FileEbpf, NamesOnPagesNotYetInMemoryAreRead) {
+  const std::string names = file("names.bin");
+  {
+    std::ofstream out(names, std::ios::binary);
+    const std::string from = file("paged-old"), to = file("paged-new");
+    out << from << std::string(1, '\0') << std::string(4096 - from.size() - 1, 'x') << to
+        << std::string(1, '\0');
+  }
+  touch(file("paged-old"));
+  const int fd = open(names.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  // Mapped, never touched: no page table entry until the call itself faults the pages in.
+  void* map = mmap(nullptr, 8192, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  ASSERT_NE(map, MAP_FAILED);
+  const char* from = static_cast<const char*>(map);
+  const char* to = from + 4096;
+  ASSERT_EQ(rename(from, to), 0);
+  munmap(map, 8192);
+  auto e = wait_path("rename", file("paged-old"));
+  ASSERT_TRUE(e);
+  expect_self(*e);
+  EXPECT_EQ(str_field(*e, "ringside.file.requested_path"), file("paged-old"));
+  EXPECT_EQ(str_field(*e, "file.target_path"), file("paged-new"));
 }
 
 TEST_F(FileEbpf, MkdirRmdirAndUnlink) {

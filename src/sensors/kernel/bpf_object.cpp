@@ -2,11 +2,16 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
+#include <system_error>
+#include <thread>
 
 #include "core/log.hpp"
 
@@ -123,6 +128,61 @@ bool cgroup_link_detached(int link_fd) {
   if (bpf_obj_get_info_by_fd(link_fd, &info, &len) != 0) return false;
   // The kernel reports cgroup id 0 once the link lost its cgroup.
   return info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id == 0;
+}
+
+void destroy_links(std::vector<bpf_link*>& links) {
+  std::vector<std::thread> threads;
+  threads.reserve(links.size());
+  for (bpf_link* l : links) {
+    if (l == nullptr) continue;
+    if (links.size() > 1) {
+      try {
+        threads.emplace_back([l] { bpf_link__destroy(l); });
+        continue;
+      } catch (const std::system_error&) {  // no thread to spare: here, one after the other
+      }
+    }
+    bpf_link__destroy(l);
+  }
+  for (auto& t : threads) t.join();
+  links.clear();
+}
+
+namespace {
+
+constexpr const char* kTracefsRoots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
+
+bool tracefs_present() {
+  for (const char* root : kTracefsRoots) {
+    if (access((std::string(root) + "/events").c_str(), F_OK) == 0) return true;
+  }
+  return false;
+}
+
+// Mounts tracefs on /sys/kernel/tracing when no tracefs is to be found; once per process.
+void ensure_tracefs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (tracefs_present()) return;
+    if (mount("tracefs", kTracefsRoots[0], "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) ==
+        0) {
+      log().info("tracefs was not mounted; mounted it on {}", kTracefsRoots[0]);
+    } else {
+      log().warn("tracefs is not mounted and mounting it on {} failed: {}", kTracefsRoots[0],
+                 std::strerror(errno));
+    }
+  });
+}
+
+}  // namespace
+
+bool tracepoint_exists(const std::string& category, const std::string& name) {
+  ensure_tracefs();
+  for (const char* root : kTracefsRoots) {
+    const std::string dir = std::string(root) + "/events/" + category + "/" + name;
+    if (access(dir.c_str(), F_OK) == 0) return true;
+  }
+  return false;
 }
 
 }  // namespace ringside::bpf

@@ -8,6 +8,8 @@
 
 #include "core/result.hpp"
 
+struct bpf_link;
+
 namespace ringside::bpf {
 
 // Routes libbpf's messages to ringside::log() (warnings as warn, the rest as debug). Idempotent;
@@ -43,5 +45,17 @@ Error libbpf_error(std::string_view what, int err, const LibbpfCapture* capture 
 // (someone ran BPF_LINK_DETACH on it, e.g. `bpftool link detach`); false while attached or when
 // the kernel cannot say.
 bool cgroup_link_detached(int link_fd);
+
+// Destroys every link in `links` (detaching its program) and clears the vector. Each detach
+// waits for RCU grace periods (a tracepoint link for two or three); waits made at the same time
+// share them, so the links are destroyed on threads of their own: a sensor with twenty
+// tracepoint links stops in a few grace periods instead of sixty.
+void destroy_links(std::vector<bpf_link*>& links);
+
+// Whether the kernel has the tracepoint category:name (its directory under tracefs). libbpf
+// attaches tracepoints by the ids tracefs lists, so when tracefs is mounted nowhere (a system
+// without systemd's sys-kernel-tracing.mount) the first call mounts it on /sys/kernel/tracing,
+// as the kernel documents it, and logs that it did; it stays mounted, as systemd would leave it.
+bool tracepoint_exists(const std::string& category, const std::string& name);
 
 }  // namespace ringside::bpf

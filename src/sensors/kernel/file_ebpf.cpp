@@ -16,10 +16,12 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -96,15 +98,6 @@ constexpr Hooked kHooked[] = {
 #endif
 };
 
-bool tracepoint_exists(const std::string& category, const std::string& name) {
-  for (const char* root : {"/sys/kernel/tracing/events/", "/sys/kernel/debug/tracing/events/"}) {
-    std::string dir = root;
-    dir.append(category).append("/").append(name);
-    if (access(dir.c_str(), F_OK) == 0) return true;
-  }
-  return false;
-}
-
 std::optional<std::string> real_path(const std::string& path) {
   char buf[PATH_MAX];
   if (::realpath(path.c_str(), buf) == nullptr) return std::nullopt;
@@ -128,6 +121,7 @@ struct FileEbpfSensor::Impl {
 
   Result<void> attach();
   void run();
+  void refresh_filter();  // the consumer takes the newest filter (consumer thread)
   static int on_sample(void* self, void* data, size_t size) {
     static_cast<Impl*>(self)->handle(data, size);
     return 0;
@@ -154,7 +148,9 @@ struct FileEbpfSensor::Impl {
 
   std::mutex filter_mu;
   std::shared_ptr<const AgentFilter> filter;   // written by apply(), read by the consumer
-  std::shared_ptr<const AgentFilter> current;  // the consumer's copy for one cycle
+  std::atomic<uint64_t> filter_generation{0};  // bumped with each new filter
+  std::shared_ptr<const AgentFilter> current;  // the consumer's copy
+  uint64_t current_generation = 0;             // consumer thread only
 
   struct Executable {
     uint64_t start_boot_ns;
@@ -190,10 +186,10 @@ Result<void> FileEbpfSensor::Impl::start(SensorContext& c) {
     if (h.nr >= 0 && h.nr < RS_FILE_NR_MAX) skel->rodata->nr_kind[h.nr] = h.kind;
   }
   // io_uring: the submission event's name changed in 5.19; without either, no io_uring.
-  const bool submit_req = tracepoint_exists("io_uring", "io_uring_submit_req");
-  const bool submit_sqe = !submit_req && tracepoint_exists("io_uring", "io_uring_submit_sqe");
+  const bool submit_req = bpf::tracepoint_exists("io_uring", "io_uring_submit_req");
+  const bool submit_sqe = !submit_req && bpf::tracepoint_exists("io_uring", "io_uring_submit_sqe");
   const bool uring =
-      (submit_req || submit_sqe) && tracepoint_exists("io_uring", "io_uring_complete");
+      (submit_req || submit_sqe) && bpf::tracepoint_exists("io_uring", "io_uring_complete");
   bpf_program__set_autoload(skel->progs.uring_submit, uring && submit_req);
   bpf_program__set_autoload(skel->progs.uring_submit_sqe, uring && submit_sqe);
   bpf_program__set_autoload(skel->progs.uring_complete, uring);
@@ -220,7 +216,7 @@ Result<void> FileEbpfSensor::Impl::attach() {
   for (const Hooked& h : kHooked) {
     const std::string enter = std::string("sys_enter_") + h.name;
     const std::string exit = std::string("sys_exit_") + h.name;
-    if (!tracepoint_exists("syscalls", exit)) continue;  // not on this kernel (fchmodat2)
+    if (!bpf::tracepoint_exists("syscalls", exit)) continue;  // not on this kernel (fchmodat2)
     bpf_program* const by_nargs[] = {nullptr,
                                      skel->progs.file_enter1,
                                      skel->progs.file_enter2,
@@ -275,17 +271,34 @@ Result<void> FileEbpfSensor::Impl::apply(const policy::Policy& policy) {
       return errno_error("file_ebpf: fill the scope table", err);
     }
   }
-  // One update swaps the whole table: an operation sees either the old or the new one.
+  // The agent's side first: a record the new table lets through is never judged by the old
+  // filter (nor dropped for want of one at start). One update swaps the whole table: an
+  // operation sees either the old or the new one.
+  std::shared_ptr<const AgentFilter> previous;
+  {
+    std::lock_guard lock(filter_mu);
+    previous = std::exchange(filter, std::move(next));
+    filter_generation.fetch_add(1, std::memory_order_release);
+  }
   const uint32_t zero = 0;
   const int rc = bpf_map_update_elem(bpf_map__fd(skel->maps.scope_tables), &zero, &inner, BPF_ANY);
   const int err = errno;
   close(inner);
-  if (rc != 0) return errno_error("file_ebpf: install the scope table", err);
-  {
+  if (rc != 0) {
     std::lock_guard lock(filter_mu);
-    filter = std::move(next);
+    filter = std::move(previous);
+    filter_generation.fetch_add(1, std::memory_order_release);
+    return errno_error("file_ebpf: install the scope table", err);
   }
   return ok();
+}
+
+void FileEbpfSensor::Impl::refresh_filter() {
+  const uint64_t generation = filter_generation.load(std::memory_order_acquire);
+  if (generation == current_generation) return;
+  std::lock_guard lock(filter_mu);
+  current = filter;
+  current_generation = generation;
 }
 
 void FileEbpfSensor::Impl::run() {
@@ -295,10 +308,6 @@ void FileEbpfSensor::Impl::run() {
       counters.errors.fetch_add(1, std::memory_order_relaxed);
       log().error("file_ebpf: polling the ring buffer failed: {}", errno_text(-n));
       std::this_thread::sleep_for(std::chrono::milliseconds(kPollTimeoutMs));
-    }
-    {
-      std::lock_guard lock(filter_mu);
-      current = filter;
     }
     // Records written without a wake-up are only found by consuming.
     ring_buffer__consume(ring);
@@ -316,7 +325,8 @@ void FileEbpfSensor::Impl::handle(const void* data, size_t size) {
   counters.seen.fetch_add(1, std::memory_order_relaxed);
   auto rec = file_records::decode_file_op(data, size);
   if (!rec) return malformed(rec.error());
-  if (!current) return;  // no policy yet
+  refresh_filter();      // per record: a new policy applies from the next record on
+  if (!current) return;  // no policy yet (the kernel's table lets nothing through)
   const AgentFilter& f = *current;
   const uint16_t flags = rec->flags();
   const uint8_t op = rec->fixed->op;
@@ -407,8 +417,7 @@ void FileEbpfSensor::Impl::check_losses(bool now) {
 }
 
 void FileEbpfSensor::Impl::destroy_objects() {
-  for (bpf_link* l : links) bpf_link__destroy(l);
-  links.clear();
+  bpf::destroy_links(links);
   if (ring != nullptr) {
     ring_buffer__free(ring);
     ring = nullptr;
@@ -425,12 +434,7 @@ void FileEbpfSensor::Impl::stop() {
   running = false;
   stopping = true;
   if (consumer.joinable()) consumer.join();
-  for (bpf_link* l : links) bpf_link__destroy(l);
-  links.clear();
-  {
-    std::lock_guard lock(filter_mu);
-    current = filter;
-  }
+  bpf::destroy_links(links);
   ring_buffer__consume(ring);  // what was written before the programs went away
   check_losses(true);
   flush();

@@ -53,15 +53,6 @@ constexpr int64_t kMergeWaitNs = 200000000;  // a verdict waits this long for it
 constexpr size_t kEmitBatch = 256;
 constexpr size_t kGenerationsKept = 8;
 
-bool tracepoint_exists(const std::string& category, const std::string& name) {
-  for (const char* root : {"/sys/kernel/tracing/events/", "/sys/kernel/debug/tracing/events/"}) {
-    std::string dir = root;
-    dir.append(category).append("/").append(name);
-    if (access(dir.c_str(), F_OK) == 0) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 std::string cgroup2_root() {
@@ -171,8 +162,8 @@ Result<void> NetworkEbpfSensor::Impl::start(SensorContext& c) {
   }
   skel->rodata->wake_threshold = ring_bytes / 8;
   skel->rodata->agent_tgid = static_cast<uint32_t>(getpid());
-  const bool uring = tracepoint_exists("io_uring", "io_uring_submit_req") &&
-                     tracepoint_exists("io_uring", "io_uring_complete");
+  const bool uring = bpf::tracepoint_exists("io_uring", "io_uring_submit_req") &&
+                     bpf::tracepoint_exists("io_uring", "io_uring_complete");
   bpf_program__set_autoload(skel->progs.uring_submit, uring);
   bpf_program__set_autoload(skel->progs.uring_complete, uring);
   if (!uring) log().info("network_ebpf: no io_uring tracepoints; io_uring sockets unseen");
@@ -231,8 +222,7 @@ Result<void> NetworkEbpfSensor::Impl::attach_cgroup(const std::string& dir) {
 }
 
 void NetworkEbpfSensor::Impl::detach_cgroup() {
-  for (bpf_link* l : cgroup_links) bpf_link__destroy(l);
-  cgroup_links.clear();
+  bpf::destroy_links(cgroup_links);
   cgroup_dir.clear();
 }
 
@@ -536,8 +526,7 @@ std::optional<OrigDst> NetworkEbpfSensor::Impl::origdst(uint16_t port) const {
 void NetworkEbpfSensor::Impl::destroy_objects() {
   query.stop();
   detach_cgroup();
-  for (bpf_link* l : links) bpf_link__destroy(l);
-  links.clear();
+  bpf::destroy_links(links);
   if (ring != nullptr) {
     ring_buffer__free(ring);
     ring = nullptr;
@@ -555,8 +544,7 @@ void NetworkEbpfSensor::Impl::stop() {
   stopping = true;
   if (consumer.joinable()) consumer.join();
   detach_cgroup();
-  for (bpf_link* l : links) bpf_link__destroy(l);
-  links.clear();
+  bpf::destroy_links(links);
   ring_buffer__consume(ring);  // what was written before the programs went away
   expire_verdicts(true);
   check_losses(true);

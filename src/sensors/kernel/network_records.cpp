@@ -5,14 +5,11 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
-#include <sstream>
 
 #include "core/clock.hpp"
 #include "sensors/kernel/bpf/network_abi.h"
+#include "sensors/kernel/late_kill.hpp"
 
 namespace ringside::network_records {
 
@@ -118,21 +115,12 @@ bool same_operation(const rs_rec_net_op& c, const rs_rec_net_op& s) {
 }
 
 std::string proc_executable(uint32_t pid, int64_t start_ticks, const std::string& proc_root) {
-  const std::string dir = proc_root + "/" + std::to_string(pid);
-  std::ifstream in(dir + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return {};
-  std::istringstream fields(stat.substr(close + 1));
-  std::string f;
-  int64_t start = -1;
-  // After the command: field 3 (state) onwards; starttime is field 22.
-  for (int i = 3; i <= 22 && fields >> f; ++i) {
-    if (i == 22) start = std::strtoll(f.c_str(), nullptr, 10);
-  }
-  if (start != start_ticks) return {};
+  // The process may be gone by now (or its pid taken by another): then nothing.
+  const auto start = proc_start(static_cast<int32_t>(pid), proc_root);
+  if (!start || start->start_ticks != start_ticks) return {};
   char buf[4096];
-  const ssize_t n = readlink((dir + "/exe").c_str(), buf, sizeof(buf));
+  const std::string exe = proc_root + "/" + std::to_string(pid) + "/exe";
+  const ssize_t n = readlink(exe.c_str(), buf, sizeof(buf));
   if (n <= 0 || static_cast<size_t>(n) >= sizeof(buf)) return {};
   return std::string(buf, static_cast<size_t>(n));
 }

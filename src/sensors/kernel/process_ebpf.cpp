@@ -385,7 +385,11 @@ void ProcessEbpfSensor::Impl::stop() {
   stopping = true;
   if (consumer.joinable()) consumer.join();
   lsm.reset();
-  process__detach(skel);
+  // The three tracepoint links at once (process__detach would wait for each in turn).
+  std::vector<bpf_link*> links = {skel->links.handle_fork, skel->links.handle_exec,
+                                  skel->links.handle_exit};
+  skel->links.handle_fork = skel->links.handle_exec = skel->links.handle_exit = nullptr;
+  bpf::destroy_links(links);
   ring_buffer__consume(ring);  // what was written before the programs went away
   check_losses(true);
   flush();

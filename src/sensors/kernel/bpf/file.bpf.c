@@ -278,6 +278,8 @@ static __always_inline int enter(__u32 nr, const unsigned long* args) {
   st->a.nr = nr;
   st->name_len = 0;
   st->name2_len = 0;
+  st->uname = name;
+  st->uname2 = name2;
   got = bpf_probe_read_user_str(st->name, sizeof(st->name), (const void*)name);
   if (got > 0) st->name_len = got;
   if (name2) {
@@ -306,9 +308,20 @@ RS_ENTER_PROG(3)
 RS_ENTER_PROG(4)
 RS_ENTER_PROG(5)
 
-/* Hands an operation in flight to emit() with its result. */
-static __always_inline int finish(struct file_scratch* s, const struct op_pending* p, long ret) {
+/* Hands an operation in flight to emit() with its result. A name that could not be read at
+ * entry (its page not yet in memory: a non-sleeping program cannot fault it in) is read now,
+ * after the call has read it. */
+static __always_inline int finish(struct file_scratch* s, struct op_pending* p, long ret) {
   struct emit_state* e = &s->em;
+  long got;
+  if (!p->name_len && p->uname) {
+    got = bpf_probe_read_user_str(p->name, sizeof(p->name), (const void*)p->uname);
+    if (got > 0) p->name_len = got;
+  }
+  if (!p->name2_len && p->uname2) {
+    got = bpf_probe_read_user_str(p->name2, sizeof(p->name2), (const void*)p->uname2);
+    if (got > 0) p->name2_len = got;
+  }
   e->a = p->a;
   e->ret = ret;
   e->name = p->name_len ? (__u64)p->name : 0;
@@ -471,6 +484,8 @@ static __always_inline int uring_capture(void* req, __u8 opcode) {
   }
   st->name_len = 0;
   st->name2_len = 0;
+  st->uname = 0; /* kernel copies: nothing to read again */
+  st->uname2 = 0;
   long got = bpf_probe_read_kernel_str(st->name, sizeof(st->name), BPF_CORE_READ(fname, name));
   if (got > 0) st->name_len = got;
   if (fname2) {

@@ -50,6 +50,9 @@ struct op_args {
 struct op_pending {
   struct op_args a;
   __u16 name_len, name2_len, pad[2];
+  /* The user pointers, for a name whose page was not in memory at entry (read at exit, once
+   * the call itself has faulted it in). */
+  __u64 uname, uname2;
   char name[RS_PATH_MAX];
   char name2[RS_PATH_MAX];
 };

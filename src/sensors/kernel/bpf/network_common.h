@@ -189,6 +189,16 @@ static __always_inline int sock_tuple(struct sock* sk, struct rs_rec_net_op* r) 
   return 1;
 }
 
+/* Records an owner unless the map holds that very owner already: an LRU map's update takes a
+ * fresh element every time (and may have to evict for it), while a lookup only marks the entry
+ * used. A TCP connect is recorded by the sockops program and again when connect returns, and
+ * every accept names its listener's port again. */
+static __always_inline void put_owner(void* map, const void* key, const struct rs_flow_owner* o) {
+  const struct rs_flow_owner* cur = bpf_map_lookup_elem(map, key);
+  if (cur && cur->pid == o->pid && cur->tid == o->tid && cur->uid == o->uid) return;
+  if (bpf_map_update_elem(map, key, o, BPF_ANY)) RS_NCOUNT(flows_full);
+}
+
 static __always_inline void own_flow(const struct rs_rec_net_op* r) {
   struct rs_flow_key k = {};
   struct rs_flow_owner o = {.pid = r->pid, .tid = r->tid, .uid = r->uid};
@@ -199,10 +209,10 @@ static __always_inline void own_flow(const struct rs_rec_net_op* r) {
   k.dport = r->dport;
   __builtin_memcpy(k.saddr, r->saddr, 16);
   __builtin_memcpy(k.daddr, r->daddr, 16);
-  if (r->dport && bpf_map_update_elem(&flows, &k, &o, BPF_ANY)) RS_NCOUNT(flows_full);
+  if (r->dport) put_owner(&flows, &k, &o);
   if (r->sport) {
     __u32 pk = ((__u32)r->proto << 16) | r->sport;
-    if (bpf_map_update_elem(&port_owners, &pk, &o, BPF_ANY)) RS_NCOUNT(flows_full);
+    put_owner(&port_owners, &pk, &o);
   }
 }
 
