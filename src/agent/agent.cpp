@@ -238,6 +238,11 @@ Result<void> Agent::start() {
   sink_thread_ = std::thread([this] { sink_loop(); });
   const size_t loaded = processes_.load_from_proc();
   log().debug("process table seeded with {} processes", loaded);
+  // Files a killed agent left immutable are released by whichever agent starts next (the guard
+  // does it itself when this agent has one).
+  const bool guards = std::any_of(sensors_.begin(), sensors_.end(),
+                                  [](const auto& s) { return s->name() == "file_immutable"; });
+  if (!guards) release_leftovers(opts_.state_dir + "/immutable.list", *system_file_attributes());
   for (size_t i = 0; i < sensors_.size(); ++i) {
     auto r = start_sensor(i);
     if (r) continue;

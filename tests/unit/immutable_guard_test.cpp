@@ -94,8 +94,12 @@ class ImmutableGuardTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   std::string state() const { return path("state/immutable.list"); }
+  // Each guard stands for an agent of its own (a pid of its own); `running_` says which run.
   std::unique_ptr<ImmutableGuard> guard() {
-    auto g = std::make_unique<ImmutableGuard>(ImmutableGuard::Options{state(), attrs_});
+    ImmutableGuard::Options o{state(), attrs_};
+    o.owner = StateOwner{next_pid_++, 1000};
+    o.owner_running = [this](const StateOwner& w) { return running_.count(w.pid) != 0; };
+    auto g = std::make_unique<ImmutableGuard>(std::move(o));
     EXPECT_TRUE(g->start(ctx_));
     return g;
   }
@@ -115,6 +119,8 @@ class ImmutableGuardTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  int32_t next_pid_ = 100;
+  std::set<int32_t> running_;
   std::shared_ptr<FakeAttributes> attrs_ = std::make_shared<FakeAttributes>();
   FakeContext ctx_;
 };
@@ -124,11 +130,11 @@ TEST_F(ImmutableGuardTest, SetsOnLoadClearsOnReloadAndStop) {
   ASSERT_TRUE(g->apply_policy(*deny({"a", "b", "missing"})));
   EXPECT_TRUE(attrs_->flags[path("a")]);
   EXPECT_TRUE(attrs_->flags[path("b")]);
-  EXPECT_EQ(listed(), path("a") + "|" + path("b") + "|");
+  EXPECT_EQ(listed(), "owner 100 1000|" + path("a") + "|" + path("b") + "|");
   ASSERT_TRUE(g->apply_policy(*deny({"b"})));
   EXPECT_FALSE(attrs_->flags[path("a")]) << "no rule names it any more";
   EXPECT_TRUE(attrs_->flags[path("b")]);
-  EXPECT_EQ(listed(), path("b") + "|");
+  EXPECT_EQ(listed(), "owner 100 1000|" + path("b") + "|");
   g->stop();
   EXPECT_FALSE(attrs_->flags[path("b")]);
   EXPECT_FALSE(std::filesystem::exists(state()));
@@ -161,6 +167,48 @@ TEST_F(ImmutableGuardTest, TheNextAgentClearsWhatAKilledOneLeft) {
   EXPECT_FALSE(attrs_->flags[path("a")]);
   EXPECT_FALSE(std::filesystem::exists(state()));
   EXPECT_TRUE(next->guarded().empty());
+}
+
+TEST_F(ImmutableGuardTest, AnotherRunningAgentsFilesStayGuarded) {
+  auto first = guard();  // pid 100, still running
+  running_.insert(100);
+  ASSERT_TRUE(first->apply_policy(*deny({"a"})));
+  const std::string before = listed();
+  EXPECT_EQ(before, "owner 100 1000|" + path("a") + "|");
+  auto second = guard();  // shares the state directory
+  EXPECT_TRUE(attrs_->flags[path("a")]);
+  EXPECT_EQ(listed(), before);
+  EXPECT_EQ(release_leftovers(state(), *attrs_,
+                              [this](const StateOwner& w) { return running_.count(w.pid) != 0; }),
+            0U);
+  EXPECT_TRUE(attrs_->flags[path("a")]);
+}
+
+TEST_F(ImmutableGuardTest, AnAgentWithoutTheGuardReleasesWhatADeadOneLeft) {
+  {
+    auto g = guard();
+    ASSERT_TRUE(g->apply_policy(*deny({"a", "b"})));
+    const std::string left = listed();
+    g.reset();  // killed: its state file and the attribute stay as they were
+    std::ofstream out(state(), std::ios::binary);
+    for (char c : left) out << (c == '|' ? '\0' : c);
+    attrs_->flags[path("a")] = attrs_->flags[path("b")] = true;
+  }
+  // What an agent that watches no files does at start.
+  const size_t cleared =
+      release_leftovers(state(), *attrs_, [](const StateOwner&) { return false; });
+  EXPECT_EQ(cleared, 2U);
+  EXPECT_FALSE(attrs_->flags[path("a")]);
+  EXPECT_FALSE(attrs_->flags[path("b")]);
+  EXPECT_FALSE(std::filesystem::exists(state()));
+}
+
+TEST_F(ImmutableGuardTest, AStateFileWithoutItsOwnerIsAKilledAgents) {
+  attrs_->flags[path("a")] = true;
+  std::filesystem::create_directories(std::filesystem::path(state()).parent_path());
+  std::ofstream(state(), std::ios::binary) << path("a") << '\0';
+  EXPECT_EQ(release_leftovers(state(), *attrs_, [](const StateOwner&) { return true; }), 1U);
+  EXPECT_FALSE(attrs_->flags[path("a")]);
 }
 
 }  // namespace

@@ -6,14 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cinttypes>
 #include <climits>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "core/log.hpp"
 #include "policy/immutable_rules.hpp"
+#include "sensors/kernel/late_kill.hpp"
 
 namespace ringside {
 
@@ -73,23 +74,58 @@ ImmutableGuard::ImmutableGuard(Options options) : opts_(std::move(options)) {
 
 ImmutableGuard::~ImmutableGuard() { stop(); }
 
-// The state file: the paths, each ended by a NUL (a path may hold any other byte).
-void ImmutableGuard::restore_from_state() {
-  std::ifstream in(opts_.state_path, std::ios::binary);
-  if (!in) return;
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+// The state file: a first record "owner PID STARTTICKS" naming the agent that wrote it, then
+// the paths; each record ended by a NUL (a path may hold any other byte). A file without the
+// owner record (written before it existed) has no live owner.
+constexpr std::string_view kOwnerTag = "owner ";
+
+StateOwner this_agent() {
+  StateOwner o;
+  o.pid = static_cast<int32_t>(getpid());
+  if (auto start = proc_start(o.pid)) o.start_ticks = start->start_ticks;
+  return o;
+}
+
+bool owner_running(const StateOwner& owner) {
+  if (owner.pid <= 0) return false;
+  const auto start = proc_start(owner.pid);
+  return start && !start->zombie && start->start_ticks == owner.start_ticks;
+}
+
+size_t release_leftovers(const std::string& state_path, FileAttributes& attrs,
+                         const std::function<bool(const StateOwner&)>& running) {
+  const int fd = open(state_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  std::string text;
+  char buf[8192];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  close(fd);
   size_t from = 0;
-  for (size_t end = text.find('\0'); end != std::string::npos; end = text.find('\0', from)) {
+  if (text.compare(0, kOwnerTag.size(), kOwnerTag) == 0) {
+    const size_t end = text.find('\0');
+    StateOwner owner;
+    if (std::sscanf(text.substr(0, end).c_str(), "owner %" SCNd32 " %" SCNd64, &owner.pid,
+                    &owner.start_ticks) == 2 &&
+        running(owner)) {
+      return 0;  // its agent runs: its files stay guarded
+    }
+    from = end == std::string::npos ? text.size() : end + 1;
+  }
+  size_t cleared = 0;
+  for (size_t end = text.find('\0', from); end != std::string::npos; end = text.find('\0', from)) {
     const std::string path = text.substr(from, end - from);
     from = end + 1;
-    auto is = opts_.attrs->immutable(path);
-    if (is && *is) {
-      release(path);
-      log().warn("file_immutable: cleared the immutable attribute a previous agent left on {}",
-                 path);
+    auto is = attrs.immutable(path);
+    if (!is || !*is) continue;
+    if (auto r = attrs.set_immutable(path, false); !r) {
+      log().warn("file_immutable: cannot clear {}: {}", path, r.error().message);
+      continue;
     }
+    ++cleared;
+    log().warn("file_immutable: cleared the immutable attribute a previous agent left on {}", path);
   }
-  std::remove(opts_.state_path.c_str());
+  std::remove(state_path.c_str());
+  return cleared;
 }
 
 bool ImmutableGuard::save(const std::set<std::string>& paths) {
@@ -102,6 +138,7 @@ bool ImmutableGuard::save(const std::set<std::string>& paths) {
   const std::string tmp = opts_.state_path + ".new";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << kOwnerTag << opts_.owner.pid << ' ' << opts_.owner.start_ticks << '\0';
     for (const std::string& p : paths) out << p << '\0';
     out.flush();
     if (!out) {
@@ -115,7 +152,7 @@ bool ImmutableGuard::save(const std::set<std::string>& paths) {
 
 Result<void> ImmutableGuard::start(SensorContext& ctx) {
   ctx_ = &ctx;
-  restore_from_state();
+  release_leftovers(opts_.state_path, *opts_.attrs, opts_.owner_running);
   return ok();
 }
 

@@ -8,6 +8,8 @@
 // EPERM: ringside.enforcement "blocked").
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -26,11 +28,31 @@ class FileAttributes {
 };
 std::shared_ptr<FileAttributes> system_file_attributes();
 
+// The agent that wrote a state file: its pid and start time (/proc/PID/stat field 22).
+struct StateOwner {
+  int32_t pid = 0;
+  int64_t start_ticks = 0;
+  bool operator==(const StateOwner&) const = default;
+};
+// This process, and whether the process a state file names still runs.
+StateOwner this_agent();
+bool owner_running(const StateOwner& owner);
+
+// Clears the attribute on the files a state file lists and removes it, unless the agent that
+// wrote it still runs (another agent sharing the state directory: its files stay guarded).
+// Every agent does this at start, whatever its domains and levels, so files a killed agent
+// left immutable are released by the next agent started, not only by one that guards files
+// again. Returns how many files it cleared.
+size_t release_leftovers(const std::string& state_path, FileAttributes& attrs,
+                         const std::function<bool(const StateOwner&)>& running = owner_running);
+
 class ImmutableGuard final : public Sensor {
  public:
   struct Options {
     std::string state_path;                 // the list of files this agent made immutable
     std::shared_ptr<FileAttributes> attrs;  // the kernel's when null
+    StateOwner owner = this_agent();        // written into the state file
+    std::function<bool(const StateOwner&)> owner_running = ringside::owner_running;
   };
   explicit ImmutableGuard(Options options);
   ~ImmutableGuard() override;
@@ -50,7 +72,6 @@ class ImmutableGuard final : public Sensor {
  private:
   void release(const std::string& path);
   bool save(const std::set<std::string>& paths);
-  void restore_from_state();
 
   Options opts_;
   SensorContext* ctx_ = nullptr;
