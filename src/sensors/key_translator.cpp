@@ -70,6 +70,22 @@ unsigned KeyTranslator::modifiers() const {
   return m;
 }
 
+std::vector<uint32_t> KeyTranslator::keycodes_for(std::string_view keysym_name) const {
+  std::vector<uint32_t> out;
+  const std::string name(keysym_name);
+  const xkb_keysym_t want = xkb_keysym_from_name(name.c_str(), XKB_KEYSYM_CASE_INSENSITIVE);
+  if (want == XKB_KEY_NoSymbol) return out;
+  const xkb_keysym_t lower = xkb_keysym_to_lower(want);
+  const xkb_keycode_t lo = xkb_keymap_min_keycode(impl_->keymap);
+  const xkb_keycode_t hi = xkb_keymap_max_keycode(impl_->keymap);
+  for (xkb_keycode_t kc = lo; kc <= hi && kc != 0; ++kc) {
+    const xkb_keysym_t* syms = nullptr;
+    const int n = xkb_keymap_key_get_syms_by_level(impl_->keymap, kc, 0, 0, &syms);
+    if (n >= 1 && xkb_keysym_to_lower(syms[0]) == lower) out.push_back(kc);
+  }
+  return out;
+}
+
 std::string KeyTranslator::name_of(uint32_t xkb_keycode) const {
   const xkb_keysym_t sym = xkb_state_key_get_one_sym(impl_->state, xkb_keycode);
   if (sym == XKB_KEY_NoSymbol) return {};

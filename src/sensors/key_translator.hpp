@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -45,6 +46,9 @@ class KeyTranslator {
   KeyTranslation peek(uint32_t xkb_keycode) const;
   // The name of a key at the current state, without changing it.
   std::string name_of(uint32_t xkb_keycode) const;
+  // The XKB key codes whose first symbol (first layout, no modifier) is the keysym named
+  // `keysym_name` ("t", "F12", "Delete"); letters match either case.
+  std::vector<uint32_t> keycodes_for(std::string_view keysym_name) const;
   // Sets the locked/latched/depressed modifiers and group (from the X server's state).
   void set_state(uint32_t depressed, uint32_t latched, uint32_t locked, uint32_t group);
   // Modifiers held now, as policy::kMod* bits.

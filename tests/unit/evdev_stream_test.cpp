@@ -12,6 +12,7 @@
 #include <random>
 
 #include "fake_context.hpp"
+#include "policy/keyboard_settings.hpp"
 #include "sensors/kernel/evdev.hpp"
 #include "sensors/kernel/evdev_stream.hpp"
 
@@ -177,6 +178,106 @@ TEST(EvdevStream, GarbageIsCountedAndNeverCrashes) {
   const Decoded mixed = decode(bytes);
   EXPECT_EQ(mixed.text, "xy");
   EXPECT_EQ(mixed.malformed, 2u);
+}
+
+// What a grabbed keyboard passes on to its uinput copy: the recording through the decoder and
+// the filter, as the sensor runs them; returns the text the copy would type, and the blocked
+// combinations in order.
+struct Filtered {
+  std::string passed_text;
+  std::vector<std::string> blocked;
+  size_t passed_events = 0;
+};
+
+Filtered filter(const std::vector<uint8_t>& bytes, const std::vector<std::string>& combos,
+                const std::string& layout = "us") {
+  Filtered out;
+  auto t = KeyTranslator::from_names(layout, "");
+  EXPECT_TRUE(t) << t.error().message;
+  auto copy = KeyTranslator::from_names(layout, "");  // the state of whoever reads the copy
+  if (!t || !copy) return out;
+  std::vector<ComboFilter::Combo> cs;
+  for (const std::string& text : combos) {
+    std::string why;
+    auto kc = policy::parse_key_combo(text, &why);
+    EXPECT_TRUE(kc) << why;
+    if (!kc) continue;
+    ComboFilter::Combo c{kc->modifiers, {}, kc->text};
+    for (uint32_t xkb : (*t)->keycodes_for(kc->key)) {
+      c.codes.push_back(static_cast<uint16_t>(xkb - kEvdevToXkbOffset));
+    }
+    EXPECT_FALSE(c.codes.empty()) << text;
+    cs.push_back(std::move(c));
+  }
+  StreamDecoder stream;
+  KeyDecoder keys(**t);
+  KeyDecoder reader(**copy);
+  ComboFilter f(std::move(cs));
+  std::vector<input_event> events;
+  stream.feed(bytes.data(), bytes.size(), events);
+  for (const auto& ev : events) {
+    auto k = keys.on_event(ev);
+    const auto o = f.on_event(ev, k);
+    if (o.blocked != nullptr) out.blocked.push_back(*o.blocked);
+    if (!o.forward) continue;
+    ++out.passed_events;
+    if (auto r = reader.on_event(ev); r && r->down) out.passed_text += r->translation.text;
+  }
+  return out;
+}
+
+TEST(ComboFilter, BlockedCombinationIsKeptAndEverythingElsePasses) {
+  Recording r;
+  r.tap(KEY_A)
+      .key(KEY_LEFTCTRL, 1)
+      .key(KEY_LEFTALT, 1)
+      .tap(KEY_T)  // ctrl+alt+t: blocked
+      .key(KEY_LEFTALT, 0)
+      .key(KEY_LEFTCTRL, 0)
+      .tap(KEY_T)                   // t alone passes
+      .with(KEY_LEFTCTRL, KEY_C)    // ctrl+c passes
+      .with(KEY_LEFTSHIFT, KEY_B);  // B
+  const Filtered f = filter(r.bytes(), {"ctrl+alt+t"});
+  ASSERT_EQ(f.blocked.size(), 1U);
+  EXPECT_EQ(f.blocked[0], "ctrl+alt+t");
+  EXPECT_EQ(f.passed_text, "atB");
+  // Every event but the blocked press and its release (their scan codes and reports pass).
+  const size_t all = r.bytes().size() / sizeof(input_event);
+  EXPECT_EQ(f.passed_events, all - 2);
+}
+
+TEST(ComboFilter, RepeatsAndReleaseOfABlockedKeyAreKept) {
+  Recording r;
+  r.key(KEY_LEFTCTRL, 1)
+      .key(KEY_LEFTALT, 1)
+      .key(KEY_DELETE, 1)
+      .key(KEY_DELETE, 2)
+      .key(KEY_DELETE, 2)
+      .key(KEY_LEFTALT, 0)  // modifiers let go while Delete repeats: still kept
+      .key(KEY_DELETE, 2)
+      .key(KEY_DELETE, 0)
+      .key(KEY_LEFTCTRL, 0)
+      .tap(KEY_DELETE);  // Delete alone passes
+  const Filtered f = filter(r.bytes(), {"ctrl+alt+Delete"});
+  ASSERT_EQ(f.blocked.size(), 1U);
+  const size_t all = r.bytes().size() / sizeof(input_event);
+  EXPECT_EQ(f.passed_events, all - 5);  // the press, three repeats, the release
+}
+
+TEST(ComboFilter, ModifiersMustMatchExactlyAndTheKeyFollowsTheLayout) {
+  Recording r;
+  r.key(KEY_LEFTCTRL, 1)
+      .key(KEY_LEFTSHIFT, 1)
+      .tap(KEY_Z)
+      .key(KEY_LEFTSHIFT, 0)
+      .key(KEY_LEFTCTRL, 0);
+  r.with(KEY_LEFTCTRL, KEY_Y);
+  // ctrl+z on a German keyboard is the key labelled Z, which sends KEY_Y; ctrl+shift+z is not
+  // ctrl+z.
+  const Filtered de = filter(r.bytes(), {"ctrl+z"}, "de");
+  ASSERT_EQ(de.blocked.size(), 1U);
+  const Filtered us = filter(r.bytes(), {"ctrl+z"}, "us");
+  EXPECT_TRUE(us.blocked.empty());
 }
 
 TEST(EvdevStream, KeyboardCapabilities) {

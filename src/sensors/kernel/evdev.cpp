@@ -2,6 +2,7 @@
 #include "sensors/kernel/evdev.hpp"
 
 #include <fcntl.h>
+#include <linux/uinput.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -9,8 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
+#include <string_view>
 #include <thread>
 
 #include "core/clock.hpp"
@@ -23,6 +26,9 @@ namespace ringside {
 namespace {
 
 constexpr const char* kInputDir = "/dev/input";
+constexpr const char* kUinput = "/dev/uinput";
+// The devices the sensor creates to re-emit a grabbed keyboard are named so; it never reads them.
+constexpr std::string_view kReemitPrefix = "ringside: ";
 
 struct Device {
   std::string path;
@@ -31,7 +37,19 @@ struct Device {
   bool recorded = false;  // a file or FIFO, not an input device
   evdev::StreamDecoder stream;
   std::unique_ptr<evdev::KeyDecoder> keys;
+  // Grabbed (EVIOCGRAB) to block combinations: what passes is written to `uinput`.
+  int uinput = -1;
+  std::unique_ptr<evdev::ComboFilter> filter;
 };
+
+// Releases a grabbed device's grab and its re-emitting device.
+void ungrab(Device& d) {
+  if (d.uinput < 0) return;
+  (void)::ioctl(d.fd, EVIOCGRAB, 0);
+  (void)::ioctl(d.uinput, UI_DEV_DESTROY);
+  ::close(d.uinput);
+  d.uinput = -1;
+}
 
 }  // namespace
 
@@ -43,12 +61,15 @@ struct EvdevSensor::Impl {
   void close_device(int fd, const char* why);
   void read_device(Device& d);
   void rescan();
+  Result<void> grab(Device& d, const uint8_t* key_bits, size_t size);
 
   SensorContext* ctx = nullptr;
   SensorCounters counters;
   std::unique_ptr<KeyTranslator> translator;
   std::map<int, Device> devices;  // by fd
   KeyEventReporter reporter{Level::kKernel, "evdev"};
+  // Combinations to block by grabbing each keyboard (empty: only observe).
+  std::vector<evdev::ComboFilter::Combo> combos;
   int inotify = -1;
   int wake = -1;
   bool watching_dev = false;  // /dev/input absent: watching /dev for it to appear
@@ -81,11 +102,61 @@ Result<void> EvdevSensor::Impl::open_device(const std::string& path, bool explic
     }
     char name[256] = {};
     (void)::ioctl(fd, EVIOCGNAME(sizeof name - 1), name);
+    if (std::string_view(name).starts_with(kReemitPrefix)) {  // our own re-emitting device
+      ::close(fd);
+      return ok();
+    }
     d.label = path + " (" + name + ")";
+    if (!combos.empty()) {
+      if (auto r = grab(d, bits, sizeof bits); !r) {
+        counters.errors.fetch_add(1, std::memory_order_relaxed);
+        log().warn("{}; {} is only observed", r.error().message, d.label);
+      }
+    }
   }
   d.keys = std::make_unique<evdev::KeyDecoder>(*translator);
   log().info("evdev: reading {}", d.label);
   devices.emplace(fd, std::move(d));
+  return ok();
+}
+
+// Creates a uinput keyboard with the device's keys, then takes the device for ourselves: from
+// here on its events reach the system only through what read_device() writes to the copy.
+Result<void> EvdevSensor::Impl::grab(Device& d, const uint8_t* key_bits, size_t size) {
+  const int u = ::open(kUinput, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (u < 0) return errno_error("evdev: open " + std::string(kUinput));
+  auto fail = [&](const char* what) {
+    auto e = errno_error(std::string("evdev: ") + what + " for " + d.label);
+    ::close(u);
+    return e;
+  };
+  if (::ioctl(u, UI_SET_EVBIT, EV_KEY) < 0 || ::ioctl(u, UI_SET_EVBIT, EV_SYN) < 0 ||
+      ::ioctl(u, UI_SET_EVBIT, EV_MSC) < 0 || ::ioctl(u, UI_SET_MSCBIT, MSC_SCAN) < 0) {
+    return fail("uinput event types");
+  }
+  for (size_t code = 0; code < size * 8 && code <= KEY_MAX; ++code) {
+    if ((key_bits[code / 8] & (1U << (code % 8))) == 0) continue;
+    if (::ioctl(u, UI_SET_KEYBIT, static_cast<int>(code)) < 0) return fail("uinput key bits");
+  }
+  uinput_setup setup{};
+  (void)::ioctl(d.fd, EVIOCGID, &setup.id);
+  const std::string name = std::string(kReemitPrefix) + d.path;
+  std::snprintf(setup.name, sizeof setup.name, "%s", name.c_str());
+  if (::ioctl(u, UI_DEV_SETUP, &setup) < 0 || ::ioctl(u, UI_DEV_CREATE) < 0) {
+    return fail("create the uinput device");
+  }
+  if (::ioctl(d.fd, EVIOCGRAB, 1) < 0) {
+    auto e = errno_error("evdev: grab " + d.label);
+    (void)::ioctl(u, UI_DEV_DESTROY);
+    ::close(u);
+    return e;
+  }
+  d.uinput = u;
+  d.filter = std::make_unique<evdev::ComboFilter>(combos);
+  log().info(
+      "evdev: {} grabbed; its keys are re-emitted through uinput, less the blocked "
+      "combinations",
+      d.label);
   return ok();
 }
 
@@ -109,16 +180,28 @@ Result<void> EvdevSensor::Impl::start(SensorContext& c) {
   auto t = KeyTranslator::from_names(ks.layout, ks.variant);
   if (!t) return std::move(t).error();
   translator = std::move(t).value();
+  combos.clear();
   if (!ks.block.empty()) {
-    if (::access("/dev/uinput", W_OK) != 0) {
+    if (::access(kUinput, W_OK) != 0) {
       log().warn(
           "evdev: key combinations are not blocked at the kernel level: grabbing a keyboard "
-          "needs /dev/uinput to re-emit the other keys ({}); the x11 sensor blocks them",
-          errno_text(errno));
+          "needs {} to re-emit the other keys ({}); the x11 sensor blocks them",
+          kUinput, errno_text(errno));
     } else {
-      log().warn(
-          "evdev: blocking through EVIOCGRAB + uinput is not part of this build; the "
-          "x11 sensor blocks the configured combinations");
+      for (const policy::KeyCombo& kc : ks.block) {
+        evdev::ComboFilter::Combo combo{kc.modifiers, {}, kc.text};
+        for (uint32_t xkb : translator->keycodes_for(kc.key)) {
+          if (xkb >= kEvdevToXkbOffset) {
+            combo.codes.push_back(static_cast<uint16_t>(xkb - kEvdevToXkbOffset));
+          }
+        }
+        if (combo.codes.empty()) {
+          log().warn("evdev: '{}' is not on layout {}; not blocked at this level", kc.key,
+                     ks.layout);
+          continue;
+        }
+        combos.push_back(std::move(combo));
+      }
     }
   }
   wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -166,6 +249,7 @@ void EvdevSensor::Impl::close_device(int fd, const char* why) {
                it->second.label, it->second.stream.pending());
   }
   log().info("evdev: {} closed ({})", it->second.label, why);
+  ungrab(it->second);
   ::close(fd);
   devices.erase(it);
 }
@@ -192,6 +276,13 @@ void EvdevSensor::Impl::read_device(Device& d) {
       }
       const uint64_t bad_before = d.keys->malformed();
       auto k = d.keys->on_event(ie);
+      evdev::ComboFilter::Outcome passed;
+      if (d.filter) {
+        passed = d.filter->on_event(ie, k);
+        if (passed.forward && ::write(d.uinput, &ie, sizeof ie) != sizeof ie) {
+          counters.dropped.fetch_add(1, std::memory_order_relaxed);  // a key the system lost
+        }
+      }
       if (d.keys->malformed() != bad_before) {
         counters.errors.fetch_add(1, std::memory_order_relaxed);
         continue;
@@ -204,6 +295,7 @@ void EvdevSensor::Impl::read_device(Device& d) {
       r.translation = std::move(k->translation);
       r.time_ns = d.recorded || k->time_ns <= 0 ? clock::realtime_ns() : k->time_ns;
       r.device = d.label;
+      r.blocked_combo = passed.blocked;
       reporter.report(*ctx, r);
     }
     if (static_cast<size_t>(n) < sizeof buf && !d.recorded) return;
@@ -255,7 +347,10 @@ void EvdevSensor::Impl::stop() {
     }
     if (reader.joinable()) reader.join();
   }
-  for (auto& [fd, d] : devices) ::close(fd);
+  for (auto& [fd, d] : devices) {
+    ungrab(d);
+    ::close(fd);
+  }
   devices.clear();
   if (inotify >= 0) ::close(inotify);
   if (wake >= 0) ::close(wake);

@@ -2,8 +2,9 @@
 // /dev/input (found by capabilities: EV_KEY with the letter keys; hot-plug aware through
 // inotify), or from the devices the policy names (settings.keyboard.devices; a file or FIFO
 // there is read as a recorded stream), and translates key codes with xkbcommon for the
-// configured layout. Blocking a combination needs EVIOCGRAB plus re-emitting every other key
-// through uinput; without /dev/uinput the sensor says so and only observes.
+// configured layout. Blocking a combination (settings.keyboard.block, read at start) grabs each
+// keyboard (EVIOCGRAB) and re-emits every other event through a uinput copy; without
+// /dev/uinput the sensor says so and only observes.
 #pragma once
 
 #include <memory>

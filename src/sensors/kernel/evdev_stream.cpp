@@ -1,5 +1,6 @@
 #include "sensors/kernel/evdev_stream.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace ringside::evdev {
@@ -25,6 +26,27 @@ void StreamDecoder::feed(const uint8_t* data, size_t size, std::vector<input_eve
     off += kEv;
   }
   partial_.assign(data + off, data + size);
+}
+
+ComboFilter::Outcome ComboFilter::on_event(const input_event& ev,
+                                           const std::optional<KeyEvent>& key) {
+  Outcome out;
+  if (!key || ev.type != EV_KEY || ev.code > KEY_MAX) return out;
+  if (swallowed_[ev.code]) {  // a repeat or the release of a blocked press
+    if (!key->down) swallowed_[ev.code] = false;
+    out.forward = false;
+    return out;
+  }
+  if (!key->down || key->repeat) return out;
+  for (const Combo& c : combos_) {
+    if (c.modifiers != key->translation.modifiers) continue;
+    if (std::find(c.codes.begin(), c.codes.end(), ev.code) == c.codes.end()) continue;
+    swallowed_[ev.code] = true;
+    out.forward = false;
+    out.blocked = &c.text;
+    return out;
+  }
+  return out;
 }
 
 std::optional<KeyEvent> KeyDecoder::on_event(const input_event& ev) {

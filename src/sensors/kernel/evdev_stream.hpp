@@ -49,6 +49,30 @@ class KeyDecoder {
   std::vector<bool> held_ = std::vector<bool>(KEY_MAX + 1, false);
 };
 
+// What a grabbed keyboard passes on (the sensor re-emits it through uinput): every event except
+// the press that completes a blocked combination, that key's repeats, and its release. A
+// combination is its modifiers (policy::kMod*, exactly) and the key codes of its key.
+class ComboFilter {
+ public:
+  struct Combo {
+    unsigned modifiers = 0;
+    std::vector<uint16_t> codes;  // KEY_* codes of the combination's key
+    std::string text;             // as written in the policy, e.g. "ctrl+alt+t"
+  };
+  explicit ComboFilter(std::vector<Combo> combos) : combos_(std::move(combos)) {}
+  struct Outcome {
+    bool forward = true;
+    const std::string* blocked = nullptr;  // the combination a press completed
+  };
+  // `ev` as read; `key` its decoding (KeyDecoder), when it is a key event.
+  Outcome on_event(const input_event& ev, const std::optional<KeyEvent>& key);
+  bool empty() const { return combos_.empty(); }
+
+ private:
+  std::vector<Combo> combos_;
+  std::vector<bool> swallowed_ = std::vector<bool>(KEY_MAX + 1, false);
+};
+
 // A device is a keyboard when it reports EV_KEY with the letter keys (mice and power buttons
 // have EV_KEY too). `key_bits` is the EVIOCGBIT(EV_KEY) bitmap.
 bool is_keyboard(const uint8_t* key_bits, size_t size);
