@@ -226,7 +226,12 @@ void SqliteSink::write(const Event& ev) {
           break;
         case FieldType::kString:
         case FieldType::kIp: {
-          const std::string_view v = ev.get_str(schema::kFieldInfo[index].id).value_or("");
+          // event.category and event.action follow from the type; the rest is in the event.
+          constexpr int kCategory = schema::field_index(Field::kEventCategory);
+          constexpr int kAction = schema::field_index(Field::kEventAction);
+          const std::string_view v = dense == kCategory ? ev.category()
+                                     : dense == kAction ? ev.action()
+                                                        : ev.str_at(dense);
           sqlite3_bind_text(st, param, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
           break;
         }
