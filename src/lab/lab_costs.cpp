@@ -134,7 +134,6 @@ void measure_costs(const CostOptions& o, LabReport& report) {
   if (!o.peers) return;
 
   // Peers.
-  const HostState before = snapshot_host();
   if (o.install_peers) {
     progress("peers: checking packages");
     // A package that could not be installed makes its peer unavailable, with the reason.
@@ -142,6 +141,9 @@ void measure_costs(const CostOptions& o, LabReport& report) {
       report.noise.push_back("peers: installing packages failed: " + r.error().message);
     }
   }
+  // Taken after the installation (which brings auditctl's state and /etc/snoopy.ini to a fresh
+  // machine): what must come back as it was is the host the peers' runs found.
+  const HostState before = snapshot_host();
   const PeerEnv env{space.work(), space.scratch(), o.bin_dir};
   const LabEnv lab_env{o.run_id, space.scratch(), o.bin_dir, "", 0};
   const auto results = run_peers(env, o.run_id, default_peer_steps(lab_env), progress);
