@@ -178,8 +178,7 @@ void Agent::build_sensors() {
     fo.buffer_bytes = opts_.ring_bytes;
     add(std::make_unique<FileFanotifySensor>(fo));
     add(std::make_unique<OpenFanotifySensor>());
-    add(std::make_unique<ImmutableGuard>(
-        ImmutableGuard::Options{opts_.state_dir + "/immutable.list", nullptr}));
+    add(std::make_unique<ImmutableGuard>(ImmutableGuard::Options{opts_.state_dir, nullptr}));
   }
   if (opts_.domains.count(Domain::kNetwork) && opts_.kernel_level) {
     const auto sock_dir = std::filesystem::path(opts_.hook_socket).parent_path();
@@ -238,11 +237,9 @@ Result<void> Agent::start() {
   sink_thread_ = std::thread([this] { sink_loop(); });
   const size_t loaded = processes_.load_from_proc();
   log().debug("process table seeded with {} processes", loaded);
-  // Files a killed agent left immutable are released by whichever agent starts next (the guard
-  // does it itself when this agent has one).
-  const bool guards = std::any_of(sensors_.begin(), sensors_.end(),
-                                  [](const auto& s) { return s->name() == "file_immutable"; });
-  if (!guards) release_leftovers(opts_.state_dir + "/immutable.list", *system_file_attributes());
+  // Files a killed agent left immutable are released by whichever agent starts next, before
+  // any sensor (the guard does it again at its start, which a reload path may reach alone).
+  release_leftovers(opts_.state_dir, *system_file_attributes());
   for (size_t i = 0; i < sensors_.size(); ++i) {
     auto r = start_sensor(i);
     if (r) continue;

@@ -73,12 +73,14 @@ class FakeAttributes final : public FileAttributes {
   }
   Result<void> set_immutable(const std::string& path, bool on) override {
     if (!std::filesystem::exists(path)) return Error{path + ": No such file or directory", ENOENT};
+    if (path == refuse) return Error{path + ": Operation not permitted", EPERM};
     flags[path] = on;
     ++changes;
     return ok();
   }
   std::map<std::string, bool> flags;
   int changes = 0;
+  std::string refuse;  // set_immutable fails on this path
 };
 
 class ImmutableGuardTest : public ::testing::Test {
@@ -93,10 +95,12 @@ class ImmutableGuardTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string state() const { return path("state/immutable.list"); }
+  std::string state_dir() const { return path("state"); }
+  // The state file of the agent with that pid (the first guard is pid 100).
+  std::string state(int32_t pid = 100) const { return state_file(state_dir(), pid); }
   // Each guard stands for an agent of its own (a pid of its own); `running_` says which run.
   std::unique_ptr<ImmutableGuard> guard() {
-    ImmutableGuard::Options o{state(), attrs_};
+    ImmutableGuard::Options o{state_dir(), attrs_};
     o.owner = StateOwner{next_pid_++, 1000};
     o.owner_running = [this](const StateOwner& w) { return running_.count(w.pid) != 0; };
     auto g = std::make_unique<ImmutableGuard>(std::move(o));
@@ -111,12 +115,23 @@ class ImmutableGuardTest : public ::testing::Test {
         "{file.path: {in: [" +
         list + "]}}, action: deny}\n");
   }
-  std::string listed() const {
-    std::ifstream in(state(), std::ios::binary);
+  std::string listed(int32_t pid = 100) const {
+    std::ifstream in(state(pid), std::ios::binary);
     std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     for (char& c : s) c = c == '\0' ? '|' : c;
     return s;
   }
+
+  // The guard dies without stopping: what it leaves is its state file and the attribute.
+  void kill(std::unique_ptr<ImmutableGuard>& g, int32_t pid) {
+    const std::string left = listed(pid);
+    const std::set<std::string> kept = g->guarded();
+    g.reset();  // (its stop() ran: put back what a killed agent leaves)
+    std::ofstream out(state(pid), std::ios::binary);
+    for (char c : left) out << (c == '|' ? '\0' : c);
+    for (const auto& p : kept) attrs_->flags[p] = true;
+  }
+  bool running(const StateOwner& w) const { return running_.count(w.pid) != 0; }
 
   std::filesystem::path dir_;
   int32_t next_pid_ = 100;
@@ -153,62 +168,74 @@ TEST_F(ImmutableGuardTest, NeverClearsWhatItDidNotSetNorGuardsTheAgentsFiles) {
 }
 
 TEST_F(ImmutableGuardTest, TheNextAgentClearsWhatAKilledOneLeft) {
-  {
-    auto g = guard();
-    ASSERT_TRUE(g->apply_policy(*deny({"a"})));
-    // Killed: what it leaves is its state file and the attribute, as they are now.
-    std::ifstream in(state(), std::ios::binary);
-    const std::string left((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    g.reset();
-    std::ofstream(state(), std::ios::binary) << left;
-    attrs_->flags[path("a")] = true;
-  }
-  auto next = guard();  // start() reads the state file
+  auto g = guard();
+  ASSERT_TRUE(g->apply_policy(*deny({"a"})));
+  kill(g, 100);
+  ASSERT_TRUE(attrs_->flags[path("a")]);
+  auto next = guard();  // start() reads the state files of agents that are gone
   EXPECT_FALSE(attrs_->flags[path("a")]);
-  EXPECT_FALSE(std::filesystem::exists(state()));
+  EXPECT_FALSE(std::filesystem::exists(state(100)));
   EXPECT_TRUE(next->guarded().empty());
 }
 
-TEST_F(ImmutableGuardTest, AnotherRunningAgentsFilesStayGuarded) {
-  auto first = guard();  // pid 100, still running
+TEST_F(ImmutableGuardTest, AgentsSharingTheStateDirectoryKeepEachOthersFilesGuarded) {
+  auto first = guard();  // pid 100, runs on
   running_.insert(100);
   ASSERT_TRUE(first->apply_policy(*deny({"a"})));
-  const std::string before = listed();
-  EXPECT_EQ(before, "owner 100 1000|" + path("a") + "|");
-  auto second = guard();  // shares the state directory
-  EXPECT_TRUE(attrs_->flags[path("a")]);
-  EXPECT_EQ(listed(), before);
-  EXPECT_EQ(release_leftovers(state(), *attrs_,
-                              [this](const StateOwner& w) { return running_.count(w.pid) != 0; }),
-            0U);
-  EXPECT_TRUE(attrs_->flags[path("a")]);
+  EXPECT_EQ(listed(100), "owner 100 1000|" + path("a") + "|");
+  auto second = guard();  // pid 101, same state directory
+  running_.insert(101);
+  EXPECT_TRUE(attrs_->flags[path("a")]) << "the first agent runs";
+  ASSERT_TRUE(second->apply_policy(*deny({"b"})));
+  EXPECT_EQ(listed(100), "owner 100 1000|" + path("a") + "|") << "each agent its own list";
+  EXPECT_EQ(listed(101), "owner 101 1000|" + path("b") + "|");
+  // The second is killed, the first stops as it should: the first's stop leaves the second's
+  // list alone, and the next agent releases what the second left.
+  kill(second, 101);
+  running_.erase(101);
+  first->stop();
+  EXPECT_FALSE(attrs_->flags[path("a")]);
+  EXPECT_TRUE(attrs_->flags[path("b")]);
+  EXPECT_TRUE(std::filesystem::exists(state(101)));
+  EXPECT_EQ(
+      release_leftovers(state_dir(), *attrs_, [this](const StateOwner& w) { return running(w); }),
+      1U);
+  EXPECT_FALSE(attrs_->flags[path("b")]);
 }
 
 TEST_F(ImmutableGuardTest, AnAgentWithoutTheGuardReleasesWhatADeadOneLeft) {
-  {
-    auto g = guard();
-    ASSERT_TRUE(g->apply_policy(*deny({"a", "b"})));
-    const std::string left = listed();
-    g.reset();  // killed: its state file and the attribute stay as they were
-    std::ofstream out(state(), std::ios::binary);
-    for (char c : left) out << (c == '|' ? '\0' : c);
-    attrs_->flags[path("a")] = attrs_->flags[path("b")] = true;
-  }
+  auto g = guard();
+  ASSERT_TRUE(g->apply_policy(*deny({"a", "b"})));
+  kill(g, 100);
   // What an agent that watches no files does at start.
   const size_t cleared =
-      release_leftovers(state(), *attrs_, [](const StateOwner&) { return false; });
+      release_leftovers(state_dir(), *attrs_, [](const StateOwner&) { return false; });
   EXPECT_EQ(cleared, 2U);
   EXPECT_FALSE(attrs_->flags[path("a")]);
   EXPECT_FALSE(attrs_->flags[path("b")]);
-  EXPECT_FALSE(std::filesystem::exists(state()));
+  EXPECT_FALSE(std::filesystem::exists(state(100)));
+}
+
+TEST_F(ImmutableGuardTest, AFileThatCouldNotBeClearedStaysListed) {
+  auto g = guard();
+  ASSERT_TRUE(g->apply_policy(*deny({"a", "b"})));
+  kill(g, 100);
+  attrs_->refuse = path("b");  // e.g. an agent without the capability
+  EXPECT_EQ(release_leftovers(state_dir(), *attrs_, [](const StateOwner&) { return false; }), 1U);
+  EXPECT_TRUE(std::filesystem::exists(state(100))) << "the next agent tries again";
+  attrs_->refuse.clear();
+  EXPECT_EQ(release_leftovers(state_dir(), *attrs_, [](const StateOwner&) { return false; }), 1U);
+  EXPECT_FALSE(attrs_->flags[path("b")]);
+  EXPECT_FALSE(std::filesystem::exists(state(100)));
 }
 
 TEST_F(ImmutableGuardTest, AStateFileWithoutItsOwnerIsAKilledAgents) {
   attrs_->flags[path("a")] = true;
-  std::filesystem::create_directories(std::filesystem::path(state()).parent_path());
-  std::ofstream(state(), std::ios::binary) << path("a") << '\0';
-  EXPECT_EQ(release_leftovers(state(), *attrs_, [](const StateOwner&) { return true; }), 1U);
+  std::filesystem::create_directories(state_dir());
+  std::ofstream(state_dir() + "/immutable.list", std::ios::binary) << path("a") << '\0';
+  EXPECT_EQ(release_leftovers(state_dir(), *attrs_, [](const StateOwner&) { return true; }), 1U);
   EXPECT_FALSE(attrs_->flags[path("a")]);
+  EXPECT_FALSE(std::filesystem::exists(state_dir() + "/immutable.list"));
 }
 
 }  // namespace

@@ -272,8 +272,10 @@ Result<void> FileEbpfSensor::Impl::apply(const policy::Policy& policy) {
     }
   }
   // The agent's side first: a record the new table lets through is never judged by the old
-  // filter (nor dropped for want of one at start). One update swaps the whole table: an
-  // operation sees either the old or the new one.
+  // filter (nor dropped for want of one at start). A record still in the ring from before is
+  // judged by the new policy, as every later decision is: a reload takes effect for what the
+  // agent handles from then on. One update swaps the whole table: an operation sees either the
+  // old or the new one.
   std::shared_ptr<const AgentFilter> previous;
   {
     std::lock_guard lock(filter_mu);

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "core/log.hpp"
 #include "policy/immutable_rules.hpp"
@@ -68,7 +69,8 @@ std::shared_ptr<FileAttributes> system_file_attributes() {
   return std::make_shared<SystemFileAttributes>();
 }
 
-ImmutableGuard::ImmutableGuard(Options options) : opts_(std::move(options)) {
+ImmutableGuard::ImmutableGuard(Options options)
+    : opts_(std::move(options)), state_path_(state_file(opts_.state_dir, opts_.owner.pid)) {
   if (!opts_.attrs) opts_.attrs = system_file_attributes();
 }
 
@@ -92,8 +94,15 @@ bool owner_running(const StateOwner& owner) {
   return start && !start->zombie && start->start_ticks == owner.start_ticks;
 }
 
-size_t release_leftovers(const std::string& state_path, FileAttributes& attrs,
-                         const std::function<bool(const StateOwner&)>& running) {
+std::string state_file(const std::string& state_dir, int32_t pid) {
+  return state_dir + "/immutable." + std::to_string(pid) + ".list";
+}
+
+namespace {
+
+// One state file: releases what it lists unless its agent runs; removes it when all went.
+size_t release_file(const std::string& state_path, FileAttributes& attrs,
+                    const std::function<bool(const StateOwner&)>& running) {
   const int fd = open(state_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   std::string text;
@@ -112,30 +121,57 @@ size_t release_leftovers(const std::string& state_path, FileAttributes& attrs,
     from = end == std::string::npos ? text.size() : end + 1;
   }
   size_t cleared = 0;
+  bool all = true;
   for (size_t end = text.find('\0', from); end != std::string::npos; end = text.find('\0', from)) {
     const std::string path = text.substr(from, end - from);
     from = end + 1;
     auto is = attrs.immutable(path);
-    if (!is || !*is) continue;
+    if (!is) {
+      // Gone, or no longer a regular file: nothing left to clear. Anything else (no permission
+      // to look) is tried again by the next agent.
+      const int code = is.error().code;
+      all = all && (code == ENOENT || code == EINVAL || code == ELOOP);
+      continue;
+    }
+    if (!*is) continue;
     if (auto r = attrs.set_immutable(path, false); !r) {
-      log().warn("file_immutable: cannot clear {}: {}", path, r.error().message);
+      all = false;
+      log().warn("file_immutable: cannot clear {} (listed in {}): {}", path, state_path,
+                 r.error().message);
       continue;
     }
     ++cleared;
     log().warn("file_immutable: cleared the immutable attribute a previous agent left on {}", path);
   }
-  std::remove(state_path.c_str());
+  if (all) std::remove(state_path.c_str());
+  return cleared;
+}
+
+}  // namespace
+
+size_t release_leftovers(const std::string& state_dir, FileAttributes& attrs,
+                         const std::function<bool(const StateOwner&)>& running) {
+  std::error_code ec;
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(state_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool numbered = name.size() > 15 && name.compare(0, 10, "immutable.") == 0 &&
+                          name.compare(name.size() - 5, 5, ".list") == 0;
+    if (name == "immutable.list" || numbered) files.push_back(entry.path().string());
+  }
+  size_t cleared = 0;
+  for (const std::string& f : files) cleared += release_file(f, attrs, running);
   return cleared;
 }
 
 bool ImmutableGuard::save(const std::set<std::string>& paths) {
   if (paths.empty()) {
-    std::remove(opts_.state_path.c_str());
+    std::remove(state_path_.c_str());
     return true;
   }
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(opts_.state_path).parent_path(), ec);
-  const std::string tmp = opts_.state_path + ".new";
+  std::filesystem::create_directories(opts_.state_dir, ec);
+  const std::string tmp = state_path_ + ".new";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << kOwnerTag << opts_.owner.pid << ' ' << opts_.owner.start_ticks << '\0';
@@ -147,12 +183,12 @@ bool ImmutableGuard::save(const std::set<std::string>& paths) {
       return false;
     }
   }
-  return std::rename(tmp.c_str(), opts_.state_path.c_str()) == 0;
+  return std::rename(tmp.c_str(), state_path_.c_str()) == 0;
 }
 
 Result<void> ImmutableGuard::start(SensorContext& ctx) {
   ctx_ = &ctx;
-  release_leftovers(opts_.state_path, *opts_.attrs, opts_.owner_running);
+  release_leftovers(opts_.state_dir, *opts_.attrs, opts_.owner_running);
   return ok();
 }
 
@@ -190,7 +226,7 @@ Result<void> ImmutableGuard::apply_policy(const policy::Policy& policy) {
   std::set<std::string> listed = guarded_;
   listed.insert(adding.begin(), adding.end());
   if (!adding.empty() && !save(listed)) {
-    return Error{"file_immutable: cannot record the files it guards in " + opts_.state_path};
+    return Error{"file_immutable: cannot record the files it guards in " + state_path_};
   }
   for (const std::string& p : adding) {
     if (auto r = opts_.attrs->set_immutable(p, true); !r) {

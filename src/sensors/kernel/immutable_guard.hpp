@@ -38,18 +38,23 @@ struct StateOwner {
 StateOwner this_agent();
 bool owner_running(const StateOwner& owner);
 
-// Clears the attribute on the files a state file lists and removes it, unless the agent that
-// wrote it still runs (another agent sharing the state directory: its files stay guarded).
-// Every agent does this at start, whatever its domains and levels, so files a killed agent
-// left immutable are released by the next agent started, not only by one that guards files
-// again. Returns how many files it cleared.
-size_t release_leftovers(const std::string& state_path, FileAttributes& attrs,
+// Each agent lists the files it made immutable in a state file of its own in the state
+// directory, immutable.<pid>.list (immutable.list: the single file of earlier versions).
+std::string state_file(const std::string& state_dir, int32_t pid);
+
+// For every state file in `state_dir` whose agent no longer runs: clears the attribute on the
+// files it lists, and removes it once every one was cleared (one that could not be stays
+// listed, for the next agent to try again). The files of an agent that still runs (another
+// agent sharing the state directory) are left alone. Every agent does this at start, whatever
+// its domains and levels, so files a killed agent left immutable are released by the next
+// agent started, not only by one that guards files again. Returns how many files it cleared.
+size_t release_leftovers(const std::string& state_dir, FileAttributes& attrs,
                          const std::function<bool(const StateOwner&)>& running = owner_running);
 
 class ImmutableGuard final : public Sensor {
  public:
   struct Options {
-    std::string state_path;                 // the list of files this agent made immutable
+    std::string state_dir;                  // where this agent lists the files it made immutable
     std::shared_ptr<FileAttributes> attrs;  // the kernel's when null
     StateOwner owner = this_agent();        // written into the state file
     std::function<bool(const StateOwner&)> owner_running = ringside::owner_running;
@@ -61,7 +66,7 @@ class ImmutableGuard final : public Sensor {
   std::string_view mechanism() const override { return "immutable"; }
   Level level() const override { return Level::kKernel; }
   Domain domain() const override { return Domain::kFile; }
-  // Clears what a previous agent left immutable (its state file).
+  // Clears what agents that are gone left immutable (their state files).
   Result<void> start(SensorContext& ctx) override;
   Result<void> apply_policy(const policy::Policy& policy) override;
   void stop() override;
@@ -74,6 +79,7 @@ class ImmutableGuard final : public Sensor {
   bool save(const std::set<std::string>& paths);
 
   Options opts_;
+  std::string state_path_;  // this agent's state file
   SensorContext* ctx_ = nullptr;
   std::set<std::string> guarded_;  // made immutable by this agent
   SensorCounters counters_;
