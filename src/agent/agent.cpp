@@ -238,7 +238,8 @@ Result<void> Agent::start() {
   const size_t loaded = processes_.load_from_proc();
   log().debug("process table seeded with {} processes", loaded);
   // Files a killed agent left immutable are released by whichever agent starts next, before
-  // any sensor (the guard does it again at its start, which a reload path may reach alone).
+  // any sensor can fail (the guard, usable on its own, looks again at its start and finds
+  // nothing left).
   release_leftovers(opts_.state_dir, *system_file_attributes());
   for (size_t i = 0; i < sensors_.size(); ++i) {
     auto r = start_sensor(i);

@@ -108,14 +108,14 @@ int64_t int_field(const json& ev, std::string_view dotted, int64_t missing) {
   return (f != nullptr && f->is_number_integer()) ? f->get<int64_t>() : missing;
 }
 
-namespace {
-
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
+
+namespace {
 
 std::vector<char*> make_envp(const std::vector<std::string>& extra,
                              std::vector<std::string>& store) {

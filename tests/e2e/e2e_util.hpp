@@ -49,6 +49,9 @@ const json* field(const json& ev, std::string_view dotted);
 std::string str_field(const json& ev, std::string_view dotted);  // "" when absent
 int64_t int_field(const json& ev, std::string_view dotted, int64_t missing = -1);
 
+// The whole file ("" when it cannot be read).
+std::string slurp(const std::string& path);
+
 struct RunResult {
   int exit_code = -1;   // exit status, or -1 when killed
   int term_signal = 0;  // signal that killed it, 0 when it exited

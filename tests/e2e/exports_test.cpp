@@ -39,13 +39,6 @@ int free_port(int type) {
   return ntohs(a.sin_port);
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string hostname() {
   char h[256] = {};
   gethostname(h, sizeof h - 1);
