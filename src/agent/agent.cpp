@@ -444,17 +444,22 @@ void Agent::enrich(Event& ev) {
     // With the process's start time (kernel records have it) only that incarnation of the pid
     // is used: a stale entry for a reused pid never names the wrong executable.
     const auto start_ns = ev.get_int(Field::kProcessStart);
-    const auto p =
-        start_ns ? processes_.brief_or_read(static_cast<int32_t>(*pid), start_ticks_of(*start_ns))
-                 : processes_.brief_or_read(static_cast<int32_t>(*pid));
-    if (p) {
-      if (!ev.has(Field::kProcessExecutable) && !p->executable.empty()) {
-        ev.set(Field::kProcessExecutable, p->executable);
+    const std::optional<int64_t> ticks =
+        start_ns ? std::optional<int64_t>(start_ticks_of(*start_ns)) : std::nullopt;
+    auto fill = [&ev](std::string_view exe, int32_t ppid, uint32_t uid) {
+      if (!ev.has(Field::kProcessExecutable) && !exe.empty())
+        ev.set(Field::kProcessExecutable, exe);
+      if (!ev.has(Field::kProcessParentPid) && ppid > 0) {
+        ev.set(Field::kProcessParentPid, static_cast<int64_t>(ppid));
       }
-      if (!ev.has(Field::kProcessParentPid) && p->ppid > 0) {
-        ev.set(Field::kProcessParentPid, static_cast<int64_t>(p->ppid));
-      }
-      if (!ev.has(Field::kUserId)) ev.set(Field::kUserId, static_cast<int64_t>(p->uid));
+      if (!ev.has(Field::kUserId)) ev.set(Field::kUserId, static_cast<int64_t>(uid));
+    };
+    // From the table without a copy; from /proc (remembered) when the table has no answer.
+    if (!processes_.visit(static_cast<int32_t>(*pid), ticks,
+                          [&](const ProcessInfo& p) { fill(p.executable, p.ppid, p.uid); })) {
+      const auto p = ticks ? processes_.brief_or_read(static_cast<int32_t>(*pid), *ticks)
+                           : processes_.brief_or_read(static_cast<int32_t>(*pid));
+      if (p) fill(p->executable, p->ppid, p->uid);
     }
   }
   if (!ev.has(Field::kProcessName)) {
@@ -466,9 +471,14 @@ void Agent::enrich(Event& ev) {
   if (!is_exec && ev.type() != EventType::kProcessFork) return;
   const auto ppid = ev.get_int(Field::kProcessParentPid);
   if (ppid && !ev.has(Field::kProcessParentExecutable)) {
-    if (auto parent = processes_.brief_or_read(static_cast<int32_t>(*ppid));
-        parent && !parent->executable.empty()) {
-      ev.set(Field::kProcessParentExecutable, parent->executable);
+    auto set_parent = [&ev](std::string_view exe) {
+      if (!exe.empty()) ev.set(Field::kProcessParentExecutable, exe);
+    };
+    if (!processes_.visit(static_cast<int32_t>(*ppid), std::nullopt,
+                          [&](const ProcessInfo& p) { set_parent(p.executable); })) {
+      if (auto parent = processes_.brief_or_read(static_cast<int32_t>(*ppid))) {
+        set_parent(parent->executable);
+      }
     }
   }
   if (!is_exec) return;
@@ -516,7 +526,8 @@ policy::Decision Agent::decide(Event& ev) {
   return d;
 }
 
-void Agent::emit(Event&& ev) {
+// What every event goes through on its way to the queue; returns a tamper event it revealed.
+std::optional<Event> Agent::stamp(Event& ev) {
   ev.set(Field::kEventSequence, static_cast<int64_t>(sequence_.fetch_add(1) + 1));
   if (!ev.has(Field::kRingsideVerdict)) ev.set(Field::kRingsideVerdict, "allow");
   if (canary_) canary_->observe(ev);
@@ -524,12 +535,25 @@ void Agent::emit(Event&& ev) {
   if (preload_env_watch_) {
     if (auto tamper = preload_env_watch_->observe(ev)) {
       decide(*tamper);
-      emit(std::move(*tamper));
+      return tamper;
     }
   }
-  if (!queue_.push(std::move(ev))) {
-    // Counted by the queue; the sink thread reports it as a ringside.lost event.
+  return std::nullopt;
+}
+
+void Agent::emit(Event&& ev) {
+  std::optional<Event> tamper = stamp(ev);
+  queue_.push(std::move(ev));  // a full queue counts the drop; the sink thread reports it
+  if (tamper) emit(std::move(*tamper));
+}
+
+void Agent::emit_all(std::vector<Event>& batch) {
+  std::vector<Event> tampers;
+  for (Event& ev : batch) {
+    if (auto tamper = stamp(ev)) tampers.push_back(std::move(*tamper));
   }
+  queue_.push_all(batch);
+  for (Event& ev : tampers) emit(std::move(ev));
 }
 
 // Sink thread: what the queue dropped and what each sink failed to deliver since the last

@@ -69,6 +69,7 @@ class Agent final : public SensorContext {
   // SensorContext
   policy::Decision decide(Event& ev) override;
   void emit(Event&& ev) override;
+  void emit_all(std::vector<Event>& batch) override;
   ProcessTable& processes() override { return processes_; }
   std::shared_ptr<const policy::Policy> policy() const override;
   bool is_agent_file(std::string_view path) const override;
@@ -79,6 +80,7 @@ class Agent final : public SensorContext {
   void enrich(Event& ev);
 
  private:
+  std::optional<Event> stamp(Event& ev);
   Agent(AgentOptions options, std::shared_ptr<const policy::Policy> policy);
   void build_sensors();
   Result<void> start_sensor(size_t index);

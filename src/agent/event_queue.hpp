@@ -27,6 +27,9 @@ class EventQueue {
 
   // False when full (the event is dropped and counted) or closed.
   bool push(Event&& ev);
+  // Moves `batch` in under one lock (what does not fit is dropped and counted); leaves it
+  // empty. Returns how many were queued.
+  size_t push_all(std::vector<Event>& batch);
   // Moves every queued event into `out` (which is cleared first); waits up to `timeout` for
   // the first one. Returns false once closed and drained.
   bool pop_all(std::vector<Event>& out, std::chrono::milliseconds timeout);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <mutex>
@@ -115,29 +116,57 @@ size_t ProcessTable::load_from_proc() {
 void ProcessTable::insert_locked(ProcessInfo info) {
   info.args.clear();
   info.args.shrink_to_fit();
-  const Key key{info.pid, info.start_ticks};
-  auto it = newest_.find(info.pid);
-  if (it == newest_.end() || it->second <= info.start_ticks) newest_[info.pid] = info.start_ticks;
-  procs_[key] = std::move(info);
+  auto [it, fresh] = procs_.try_emplace(info.pid);
+  Slot& slot = it->second;
+  if (fresh) {
+    slot.newest = std::move(info);
+    ++count_;
+  } else if (slot.newest.start_ticks == info.start_ticks) {
+    slot.newest = std::move(info);
+  } else if (slot.newest.start_ticks < info.start_ticks) {  // the pid was reused
+    slot.older.push_back(std::move(slot.newest));
+    slot.newest = std::move(info);
+    ++count_;
+  } else {  // an earlier incarnation reported late
+    for (ProcessInfo& o : slot.older) {
+      if (o.start_ticks == info.start_ticks) {
+        o = std::move(info);
+        return;
+      }
+    }
+    slot.older.push_back(std::move(info));
+    ++count_;
+  }
 }
 
 const ProcessInfo* ProcessTable::find_locked(int32_t pid) const {
-  auto it = newest_.find(pid);
-  if (it == newest_.end()) return nullptr;
-  auto p = procs_.find(Key{pid, it->second});
-  return p == procs_.end() ? nullptr : &p->second;
+  auto it = procs_.find(pid);
+  return it == procs_.end() ? nullptr : &it->second.newest;
+}
+
+const ProcessInfo* ProcessTable::find_locked(int32_t pid, int64_t start, int64_t slack) const {
+  auto it = procs_.find(pid);
+  if (it == procs_.end()) return nullptr;
+  const Slot& slot = it->second;
+  for (int64_t d = 0; d <= slack; ++d) {
+    for (const int64_t want : {start - d, start + d}) {
+      if (slot.newest.start_ticks == want) return &slot.newest;
+      for (const ProcessInfo& o : slot.older) {
+        if (o.start_ticks == want) return &o;
+      }
+      if (d == 0) break;
+    }
+  }
+  return nullptr;
 }
 
 void ProcessTable::on_fork(int32_t pid, int32_t ppid, int64_t start_ticks,
                            int64_t parent_start_ticks) {
   std::unique_lock lock(mu_);
   ProcessInfo child;
-  auto parent = procs_.find(Key{ppid, parent_start_ticks});
-  if (parent != procs_.end()) {
-    child = parent->second;
-  } else if (const ProcessInfo* p = find_locked(ppid)) {
-    child = *p;
-  }
+  const ProcessInfo* parent = find_locked(ppid, parent_start_ticks);
+  if (parent == nullptr) parent = find_locked(ppid);
+  if (parent != nullptr) child = *parent;
   child.pid = pid;
   child.ppid = ppid;
   child.start_ticks = start_ticks;
@@ -152,10 +181,10 @@ void ProcessTable::on_exec(ProcessInfo info) {
 
 void ProcessTable::on_exit(int32_t pid, int64_t start_ticks, int64_t when_ns) {
   std::unique_lock lock(mu_);
-  auto it = procs_.find(Key{pid, start_ticks});
-  if (it != procs_.end() && it->second.exit_ns == 0) {
-    it->second.exit_ns = when_ns;
-    exited_.push_back({when_ns, it->first});
+  ProcessInfo* p = find_locked(pid, start_ticks);
+  if (p != nullptr && p->exit_ns == 0) {
+    p->exit_ns = when_ns;
+    exited_.push_back({when_ns, Key{pid, start_ticks}});
   }
 }
 
@@ -168,9 +197,9 @@ std::optional<ProcessInfo> ProcessTable::find(int32_t pid) const {
 
 std::optional<ProcessInfo> ProcessTable::find(int32_t pid, int64_t start_ticks) const {
   std::shared_lock lock(mu_);
-  auto it = procs_.find(Key{pid, start_ticks});
-  if (it == procs_.end()) return std::nullopt;
-  return it->second;
+  const ProcessInfo* p = find_locked(pid, start_ticks, 0);
+  if (p == nullptr) return std::nullopt;
+  return *p;
 }
 
 std::optional<ProcessInfo> ProcessTable::find_or_read(int32_t pid) {
@@ -202,11 +231,8 @@ std::optional<ProcessBrief> ProcessTable::brief_or_read(int32_t pid) {
 std::optional<ProcessBrief> ProcessTable::brief_or_read(int32_t pid, int64_t start_ticks) {
   {
     std::shared_lock lock(mu_);
-    for (const int64_t start : {start_ticks, start_ticks - 1, start_ticks + 1}) {
-      auto it = procs_.find(Key{pid, start});
-      if (it == procs_.end()) continue;
-      const ProcessInfo& p = it->second;
-      return ProcessBrief{p.ppid, p.uid, p.exit_ns, p.executable};
+    if (const ProcessInfo* p = find_locked(pid, start_ticks, 1)) {
+      return ProcessBrief{p->ppid, p->uid, p->exit_ns, p->executable};
     }
   }
   auto fresh = read_proc_process(pid, proc_root_, false);
@@ -222,8 +248,8 @@ std::optional<ProcessBrief> ProcessTable::brief_or_read(int32_t pid, int64_t sta
 
 bool ProcessTable::exited(int32_t pid, int64_t start_ticks) const {
   std::shared_lock lock(mu_);
-  auto it = procs_.find(Key{pid, start_ticks});
-  return it != procs_.end() && it->second.exit_ns != 0;
+  const ProcessInfo* p = find_locked(pid, start_ticks, 0);
+  return p != nullptr && p->exit_ns != 0;
 }
 
 std::vector<std::string> ProcessTable::ancestry(int32_t pid, size_t max) const {
@@ -236,23 +262,36 @@ size_t ProcessTable::expire(int64_t now_ns, int64_t grace_ns) {
   // Exits are queued in the order they were reported, so only the expired head is visited,
   // not the whole table.
   std::unique_lock lock(mu_);
-  size_t n = 0;
+  const size_t before = count_;
   while (!exited_.empty() && now_ns - exited_.front().first > grace_ns) {
     const auto [when, key] = exited_.front();
     exited_.pop_front();
-    auto it = procs_.find(key);
-    if (it == procs_.end() || it->second.exit_ns != when) continue;
-    auto nw = newest_.find(key.pid);
-    if (nw != newest_.end() && nw->second == key.start) newest_.erase(nw);
-    procs_.erase(it);
-    ++n;
+    auto it = procs_.find(key.pid);
+    if (it == procs_.end()) continue;
+    Slot& slot = it->second;
+    if (slot.newest.start_ticks == key.start) {
+      if (slot.newest.exit_ns != when) continue;
+      // Earlier incarnations ended before this one began: they go with it (one whose exit
+      // was never reported would otherwise stay for good).
+      count_ -= 1 + slot.older.size();
+      procs_.erase(it);
+      continue;
+    }
+    auto& older = slot.older;
+    auto o = std::find_if(older.begin(), older.end(), [&](const ProcessInfo& p) {
+      return p.start_ticks == key.start && p.exit_ns == when;
+    });
+    if (o != older.end()) {
+      older.erase(o);
+      --count_;
+    }
   }
-  return n;
+  return before - count_;
 }
 
 size_t ProcessTable::size() const {
   std::shared_lock lock(mu_);
-  return procs_.size();
+  return count_;
 }
 
 }  // namespace ringside

@@ -46,7 +46,9 @@ std::optional<ProcessInfo> read_proc_process(int32_t pid, const std::string& pro
 
 class ProcessTable {
  public:
-  explicit ProcessTable(std::string proc_root = "/proc") : proc_root_(std::move(proc_root)) {}
+  explicit ProcessTable(std::string proc_root = "/proc") : proc_root_(std::move(proc_root)) {
+    procs_.reserve(4096);  // a busy host's processes without a rehash on the way
+  }
 
   // Seeds the table with every process in /proc; returns how many were read.
   size_t load_from_proc();
@@ -67,6 +69,17 @@ class ProcessTable {
   // time went through the wall clock), from the table or from /proc; never a process that had
   // the pid before or after it. Empty when that process is neither known nor still running.
   std::optional<ProcessBrief> brief_or_read(int32_t pid, int64_t start_ticks);
+  // Calls `visit(const ProcessInfo&)` under the table's lock, without a copy, for the
+  // incarnation of `pid` that started within one tick of `start_ticks` (when given) or for its
+  // newest one while it is alive. False when there is no such entry (nothing was called).
+  template <class Visit>
+  bool visit(int32_t pid, std::optional<int64_t> start_ticks, Visit&& visit) const {
+    std::shared_lock lock(mu_);
+    const ProcessInfo* p = start_ticks ? find_locked(pid, *start_ticks, 1) : find_locked(pid);
+    if (p == nullptr || (!start_ticks && p->exit_ns != 0)) return false;
+    visit(*p);
+    return true;
+  }
   // True when (pid, start) is known and has already exited.
   bool exited(int32_t pid, int64_t start_ticks) const;
 
@@ -92,21 +105,26 @@ class ProcessTable {
   struct Key {
     int32_t pid;
     int64_t start;
-    bool operator==(const Key& o) const { return pid == o.pid && start == o.start; }
   };
-  struct KeyHash {
-    size_t operator()(const Key& k) const {
-      return std::hash<int64_t>()((static_cast<int64_t>(k.pid) << 40) ^ k.start);
-    }
+  // Every incarnation of one pid the table holds: the newest (what find(pid) returns) and,
+  // rarely, earlier ones that exited within the grace period. One hash lookup finds them all.
+  struct Slot {
+    ProcessInfo newest;
+    std::vector<ProcessInfo> older;
   };
   const ProcessInfo* find_locked(int32_t pid) const;
+  // The incarnation that started at `start`, or within `slack` ticks of it (exact first).
+  const ProcessInfo* find_locked(int32_t pid, int64_t start, int64_t slack = 0) const;
+  ProcessInfo* find_locked(int32_t pid, int64_t start) {
+    return const_cast<ProcessInfo*>(std::as_const(*this).find_locked(pid, start, 0));
+  }
   void insert_locked(ProcessInfo info);
 
   std::string proc_root_;
   mutable std::shared_mutex mu_;
-  std::unordered_map<Key, ProcessInfo, KeyHash> procs_;
-  std::unordered_map<int32_t, int64_t> newest_;  // pid -> start ticks of newest incarnation
-  std::deque<std::pair<int64_t, Key>> exited_;   // (exit time, process) in report order
+  std::unordered_map<int32_t, Slot> procs_;
+  size_t count_ = 0;                            // incarnations held, newest and older
+  std::deque<std::pair<int64_t, Key>> exited_;  // (exit time, process) in report order
 };
 
 }  // namespace ringside

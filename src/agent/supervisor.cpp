@@ -21,8 +21,7 @@ namespace ringside {
 
 namespace {
 
-constexpr int64_t kBeatMs = 100;
-constexpr int64_t kCheckMs = 50;
+constexpr int64_t kCheckMs = 50;              // while waiting to restart an agent
 constexpr int64_t kQuickDeathMs = 60 * 1000;  // an agent that lived longer resets the backoff
 
 // The state letter of /proc/PID/stat (R, S, D, T, t, Z, ...), for the log.
@@ -62,7 +61,11 @@ pid_t fork_agent(SupervisorShared* shared, const std::function<int(SupervisorLin
 }  // namespace
 
 SupervisorLink::~SupervisorLink() {
-  stop_.store(true);
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -70,9 +73,14 @@ void SupervisorLink::start_heartbeat() {
   if (thread_.joinable()) return;
   shared_->heartbeat_ns.store(clock::monotonic_ns());
   thread_ = std::thread([this] {
-    while (!stop_.load()) {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
       shared_->heartbeat_ns.store(clock::monotonic_ns());
-      std::this_thread::sleep_for(std::chrono::milliseconds(kBeatMs));
+      settings_changed_ = false;
+      // A new bound beats at once and then at its own pace: a shorter bound never finds the
+      // agent asleep for the old, longer interval.
+      cv_.wait_for(lock, std::chrono::milliseconds(supervisor_beat_ms(shared_->bound_ms.load())),
+                   [this] { return stop_ || settings_changed_; });
     }
   });
 }
@@ -80,11 +88,22 @@ void SupervisorLink::start_heartbeat() {
 void SupervisorLink::set_settings(int64_t bound_ms, bool restart) {
   shared_->bound_ms.store(bound_ms);
   shared_->restart.store(restart ? 1 : 0);
+  {
+    std::lock_guard lock(mu_);
+    settings_changed_ = true;
+  }
+  cv_.notify_all();
 }
+
+int64_t supervisor_beat_ms(int64_t bound_ms) {
+  return std::clamp<int64_t>(bound_ms / 10, 100, 1000);
+}
+
+int64_t supervisor_check_ms(int64_t bound_ms) { return supervisor_beat_ms(bound_ms) / 2; }
 
 int64_t supervisor_kill_after_ms(int64_t bound_ms) {
   return std::max<int64_t>(bound_ms - std::max<int64_t>(250, bound_ms / 10),
-                           2 * kBeatMs + kCheckMs);
+                           2 * supervisor_beat_ms(bound_ms) + supervisor_check_ms(bound_ms));
 }
 
 int64_t supervisor_backoff_ms(int consecutive) {
@@ -124,7 +143,8 @@ int run_supervised(const std::function<int(SupervisorLink&)>& agent_main) {
     bool killed = false;
     int status = 0;
     while (true) {
-      const timespec tick{0, kCheckMs * 1000000};
+      const int64_t check_ms = supervisor_check_ms(shared->bound_ms.load());
+      const timespec tick{static_cast<time_t>(check_ms / 1000), (check_ms % 1000) * 1000000};
       const int sig = sigtimedwait(&set, nullptr, &tick);
       if (sig == SIGINT || sig == SIGTERM) {
         stopping = true;

@@ -11,8 +11,10 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 namespace ringside {
@@ -24,7 +26,8 @@ struct SupervisorShared {
   std::atomic<int32_t> restart{1};       // settings.supervisor.restart
 };
 
-// The agent's side: a thread that beats every 100 ms, and the settings of its policy.
+// The agent's side: a thread that beats (supervisor_beat_ms of the bound), and the settings of
+// its policy.
 class SupervisorLink {
  public:
   explicit SupervisorLink(SupervisorShared* shared) : shared_(shared) {}
@@ -37,9 +40,19 @@ class SupervisorLink {
 
  private:
   SupervisorShared* shared_;
-  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool settings_changed_ = false;
   std::thread thread_;
 };
+
+// How often the agent beats for a bound, and how often the supervisor looks (half that): often
+// enough that a silent agent is killed within the bound, rarely enough that an idle agent costs
+// next to nothing (every wake-up of a sleeping thread costs tens of microseconds of CPU on a
+// virtual machine). 100 ms up to a 1 s bound, a tenth of the bound above, at most 1 s.
+int64_t supervisor_beat_ms(int64_t bound_ms);
+int64_t supervisor_check_ms(int64_t bound_ms);
 
 // When the agent is declared unresponsive: `bound_ms` minus a margin for the check interval
 // and the kill itself, so that no caller waits longer than the bound.

@@ -76,7 +76,7 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
 // per-character cost is a store, not a capacity check and a terminator.
 class Writer {
  public:
-  explicit Writer(std::string& out) : out_(out), used_(out.size()) { grow(kChunk); }
+  explicit Writer(std::string& out) : out_(out), used_(out.size()) { grow(kFirst); }
   ~Writer() { out_.resize(used()); }
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -105,9 +105,10 @@ class Writer {
   // resize() zero-fills what it adds, so room is added in modest steps (the string's own
   // capacity still grows geometrically underneath).
   static constexpr size_t kChunk = 2048;
+  static constexpr size_t kFirst = 1024;  // one event's line, mostly: less to zero per event
   void grow(size_t n) {
     const size_t u = cur_ == nullptr ? used_ : used();
-    out_.resize(u + std::max(n, kChunk));
+    out_.resize(u + std::max(n, cur_ == nullptr ? kFirst : kChunk));
     cur_ = out_.data() + u;
     end_ = out_.data() + out_.size();
   }

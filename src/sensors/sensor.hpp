@@ -50,6 +50,11 @@ class SensorContext {
   virtual policy::Decision decide(Event& ev) = 0;
   // Hands a finished event to the sinks. Never blocks; a full queue is counted as a drop.
   virtual void emit(Event&& ev) = 0;
+  // The same for a batch (one hand-over instead of one per event); leaves `batch` empty.
+  virtual void emit_all(std::vector<Event>& batch) {
+    for (Event& ev : batch) emit(std::move(ev));
+    batch.clear();
+  }
   virtual ProcessTable& processes() = 0;
   virtual std::shared_ptr<const policy::Policy> policy() const = 0;
   // Files of the agent itself (binary, policy, store) that must never wait on a decision.

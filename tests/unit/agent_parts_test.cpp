@@ -115,6 +115,31 @@ TEST(EventQueue, DropsAndCountsWhenFull) {
   EXPECT_FALSE(q.push(Event(EventType::kProcessFork, 4)));
 }
 
+// A batch goes in whole while there is room; what does not fit is dropped and counted, in
+// order, and the batch vector is left empty either way.
+TEST(EventQueue, BatchFillsToCapacityAndCountsTheRest) {
+  EventQueue q(3);
+  std::vector<Event> batch;
+  batch.emplace_back(EventType::kProcessFork, 1);
+  batch.emplace_back(EventType::kProcessFork, 2);
+  EXPECT_EQ(q.push_all(batch), 2u);  // into an empty queue
+  EXPECT_TRUE(batch.empty());
+  batch.emplace_back(EventType::kProcessFork, 3);
+  batch.emplace_back(EventType::kProcessFork, 4);
+  EXPECT_EQ(q.push_all(batch), 1u);  // one place left
+  EXPECT_TRUE(batch.empty());
+  EXPECT_EQ(q.dropped(), 1u);
+  EXPECT_EQ(q.pushed(), 3u);
+  std::vector<Event> out;
+  EXPECT_TRUE(q.pop_all(out, std::chrono::milliseconds(0)));
+  ASSERT_EQ(out.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(out[i].timestamp_ns(), i + 1);
+  q.close();
+  batch.emplace_back(EventType::kProcessFork, 5);
+  EXPECT_EQ(q.push_all(batch), 0u);
+  EXPECT_EQ(q.dropped(), 2u);
+}
+
 TEST(EventQueue, ManyProducersNothingLostBelowCapacity) {
   EventQueue q(1 << 20);
   std::vector<std::thread> producers;

@@ -69,5 +69,49 @@ TEST(ProcessReuse, StartTimeSelectsTheIncarnation) {
   EXPECT_FALSE(t.brief_or_read(4343, 100));  // no such pid at all
 }
 
+ProcessInfo incarnation(int32_t pid, int64_t start, const std::string& exe) {
+  ProcessInfo p;
+  p.pid = pid;
+  p.ppid = 1;
+  p.start_ticks = start;
+  p.executable = exe;
+  return p;
+}
+
+// Both incarnations of a reused pid stay findable by start time; the pid alone names the newest,
+// whatever order they were reported in; they expire with the newest.
+TEST(ProcessReuse, IncarnationsLiveAndExpireTogether) {
+  FakeProc proc;
+  ProcessTable t(proc.root());
+  t.on_exec(incarnation(77, 500, "/usr/bin/second"));
+  t.on_exec(incarnation(77, 100, "/usr/bin/first"));  // reported late
+  EXPECT_EQ(t.size(), 2u);
+  EXPECT_EQ(t.find(77)->executable, "/usr/bin/second");
+  EXPECT_EQ(t.find(77, 100)->executable, "/usr/bin/first");
+  std::string seen;
+  EXPECT_TRUE(t.visit(77, 101, [&](const ProcessInfo& p) { seen = p.executable; }));
+  EXPECT_EQ(seen, "/usr/bin/first");  // within a tick
+  EXPECT_FALSE(t.visit(77, 300, [&](const ProcessInfo&) { ADD_FAILURE(); }));
+
+  t.on_exit(77, 100, 1000);
+  EXPECT_TRUE(t.exited(77, 100));
+  EXPECT_FALSE(t.exited(77, 500));
+  EXPECT_TRUE(t.visit(77, std::nullopt, [&](const ProcessInfo& p) { seen = p.executable; }));
+  EXPECT_EQ(seen, "/usr/bin/second");
+  EXPECT_EQ(t.expire(1000 + 10, 5), 1u);  // the first, alone
+  EXPECT_FALSE(t.find(77, 100));
+  EXPECT_EQ(t.size(), 1u);
+
+  // A third incarnation whose predecessor's exit was lost: both go when it expires.
+  t.on_exec(incarnation(77, 900, "/usr/bin/third"));
+  EXPECT_EQ(t.size(), 2u);
+  t.on_exit(77, 900, 2000);
+  // An exited newest is not what the pid alone names any more.
+  EXPECT_FALSE(t.visit(77, std::nullopt, [&](const ProcessInfo&) { ADD_FAILURE(); }));
+  EXPECT_EQ(t.expire(2000 + 10, 5), 2u);
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_FALSE(t.find(77));
+}
+
 }  // namespace
 }  // namespace ringside

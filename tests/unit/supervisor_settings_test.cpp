@@ -60,8 +60,19 @@ TEST(Supervisor, KillsBeforeTheBound) {
   EXPECT_EQ(supervisor_kill_after_ms(60000), 54000);
   for (int64_t b : {1000, 1500, 5000, 600000}) {
     EXPECT_LE(supervisor_kill_after_ms(b) + 250, b);
-    EXPECT_GT(supervisor_kill_after_ms(b), 300);  // well above the 100 ms heartbeat
+    // Two beats missed and one more look before the kill, and the look fits in the margin.
+    EXPECT_GE(supervisor_kill_after_ms(b), 2 * supervisor_beat_ms(b) + supervisor_check_ms(b));
+    EXPECT_LE(supervisor_kill_after_ms(b) + supervisor_check_ms(b), b);
   }
+}
+
+// An idle agent wakes rarely: a beat a second at most, ten for a bound of 1 s or less.
+TEST(Supervisor, BeatFollowsTheBound) {
+  EXPECT_EQ(supervisor_beat_ms(300), 100);
+  EXPECT_EQ(supervisor_beat_ms(1000), 100);
+  EXPECT_EQ(supervisor_beat_ms(5000), 500);
+  EXPECT_EQ(supervisor_beat_ms(600000), 1000);
+  EXPECT_EQ(supervisor_check_ms(5000), 250);
 }
 
 TEST(Supervisor, BackoffDoublesToTenSeconds) {

@@ -318,10 +318,7 @@ void FileEbpfSensor::Impl::run() {
   }
 }
 
-void FileEbpfSensor::Impl::flush() {
-  for (Event& ev : batch) ctx->emit(std::move(ev));
-  batch.clear();
-}
+void FileEbpfSensor::Impl::flush() { ctx->emit_all(batch); }
 
 void FileEbpfSensor::Impl::handle(const void* data, size_t size) {
   counters.seen.fetch_add(1, std::memory_order_relaxed);

@@ -344,10 +344,7 @@ void NetworkEbpfSensor::Impl::check_links() {
   batch.push_back(std::move(ev));
 }
 
-void NetworkEbpfSensor::Impl::flush() {
-  for (Event& ev : batch) ctx->emit(std::move(ev));
-  batch.clear();
-}
+void NetworkEbpfSensor::Impl::flush() { ctx->emit_all(batch); }
 
 void NetworkEbpfSensor::Impl::handle(const void* data, size_t size) {
   counters.seen.fetch_add(1, std::memory_order_relaxed);

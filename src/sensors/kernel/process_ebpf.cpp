@@ -238,10 +238,7 @@ void ProcessEbpfSensor::Impl::emit_later(Event&& ev) {
   if (batch.size() >= kEmitBatch) flush();
 }
 
-void ProcessEbpfSensor::Impl::flush() {
-  for (Event& ev : batch) ctx->emit(std::move(ev));
-  batch.clear();
-}
+void ProcessEbpfSensor::Impl::flush() { ctx->emit_all(batch); }
 
 void ProcessEbpfSensor::Impl::handle(const void* data, size_t size) {
   counters.seen.fetch_add(1, std::memory_order_relaxed);
