@@ -379,7 +379,12 @@ void NfqueueSensor::stop() {
     }
     m.rules.cleanup();
   }
-  m.stopping = true;
+  {
+    // Under the worker's lock: set between its check and its wait, the flag would be missed
+    // along with the notification, and the join below would wait for ever.
+    std::lock_guard lock(m.mu);
+    m.stopping = true;
+  }
   const uint64_t one = 1;
   (void)!write(m.wake_fd, &one, sizeof one);
   m.cv.notify_all();
