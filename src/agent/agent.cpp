@@ -39,6 +39,11 @@ namespace {
 
 constexpr size_t kHashCacheEntries = 4096;
 constexpr size_t kAncestryDepth = 8;
+// The sink thread wakes when this many events wait (or after 100 ms): a busy agent then wakes it
+// a few times a second, not dozens (each wake-up of a sleeping thread costs tens of
+// microseconds of CPU on a virtual machine), and a burst is still taken long before the queue
+// fills (a quarter of its capacity at most).
+constexpr size_t kSinkWakeDepth = 2048;
 constexpr int64_t kExitedGraceNs = 10LL * 1000 * 1000 * 1000;
 
 // A process start time (wall clock, ns) in clock ticks since boot, as the process table keys
@@ -68,7 +73,8 @@ Agent::Agent(AgentOptions options, std::shared_ptr<const policy::Policy> policy)
     : opts_(std::move(options)),
       policy_(std::move(policy)),
       hashes_(kHashCacheEntries, policy_->settings().hash_max_bytes),
-      queue_(opts_.queue_capacity) {
+      queue_(opts_.queue_capacity,
+             std::max<size_t>(1, std::min(kSinkWakeDepth, opts_.queue_capacity / 4))) {
   env_.sha256_of = [this](std::string_view path) { return hashes_.sha256_of_path(path); };
   for (const std::string* f : {&opts_.agent_binary, &opts_.policy_path, &opts_.jsonl_path,
                                &opts_.db_path, &opts_.stats_file, &opts_.ready_file}) {

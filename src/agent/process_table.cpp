@@ -278,8 +278,9 @@ size_t ProcessTable::expire(int64_t now_ns, int64_t grace_ns) {
       continue;
     }
     auto& older = slot.older;
+    const int64_t start = key.start, exit_ns = when;  // a lambda cannot capture a binding
     auto o = std::find_if(older.begin(), older.end(), [&](const ProcessInfo& p) {
-      return p.start_ticks == key.start && p.exit_ns == when;
+      return p.start_ticks == start && p.exit_ns == exit_ns;
     });
     if (o != older.end()) {
       older.erase(o);

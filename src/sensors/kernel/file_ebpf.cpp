@@ -43,7 +43,7 @@ namespace ringside {
 namespace {
 
 constexpr size_t kRingBytes = 16u << 20;
-constexpr int kPollTimeoutMs = 50;            // how stale an unwoken record may get
+constexpr int kPollTimeoutMs = bpf::kRingPollMs;
 constexpr int64_t kLossCheckNs = 1000000000;  // kernel counters are read once a second
 // Events decided in one consume cycle are handed on together (one sink wake-up per cycle).
 constexpr size_t kEmitBatch = 256;

@@ -47,7 +47,7 @@ namespace ringside {
 namespace {
 
 constexpr size_t kRingBytes = 8u << 20;
-constexpr int kPollTimeoutMs = 50;
+constexpr int kPollTimeoutMs = bpf::kRingPollMs;
 constexpr int64_t kLossCheckNs = 1000000000;
 constexpr int64_t kMergeWaitNs = 200000000;  // a verdict waits this long for its system call
 constexpr size_t kEmitBatch = 256;

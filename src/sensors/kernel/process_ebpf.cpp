@@ -34,7 +34,7 @@ namespace ringside {
 
 namespace {
 
-constexpr int kPollTimeoutMs = 50;            // how stale an unwoken record may get
+constexpr int kPollTimeoutMs = bpf::kRingPollMs;
 constexpr int64_t kLossCheckNs = 1000000000;  // kernel counters are read once a second
 constexpr size_t kGenerationsKept = 8;        // kill tables whose rule names stay resolvable
 constexpr size_t kProbeRingBytes = 4096;
