@@ -9,6 +9,8 @@
 //   kernel    kernel level, network domain, no rules: the eBPF tracepoints report every
 //             connect and accept (2 events per iteration), the socket programs attached to the
 //             benchmark's cgroup with an empty table
+//   empty-probes  no agent; empty eBPF programs (bpftrace) on the syscall and sock tracepoints
+//             the network sensor uses: the floor under `kernel` (the socket programs aside)
 //   deny      as kernel, with 8 deny rules (ports, a CIDR block, transport) that the connect
 //             walks in the cgroup/connect4 program and passes: the in-kernel decision's cost
 //   nfqueue   `ringside run --levels kernel --domains network` with settings.network.nfqueue:
@@ -183,12 +185,31 @@ int main(int argc, char** argv) {
   const ringside::lab::Mode none{"none", {}, "", {}};
   const ringside::lab::Mode kernel{
       "kernel", {"--levels", "kernel"}, settings + "rules: []\n", {}, self};
-  const std::vector<ringside::lab::Mode> modes = {
+  std::vector<ringside::lab::Mode> modes = {
       none,
       kernel,
       {"deny", {"--levels", "kernel"}, settings + deny_rules, {}, self},
       nfqueue,
       interposer};
+  // The floor under `kernel`: programs that do nothing on the tracepoints the network sensor
+  // uses (its socket programs on the cgroup are not included).
+  std::string no_probes;
+  const std::string scratch = "/tmp/ringside-connect-storm-" + std::to_string(getpid());
+  mkdir(scratch.c_str(), 0700);
+  const auto empty = ringside::lab::empty_probes_mode(
+      "empty-probes",
+      {"tracepoint:syscalls:sys_enter_connect", "tracepoint:syscalls:sys_exit_connect",
+       "tracepoint:syscalls:sys_enter_bind", "tracepoint:syscalls:sys_exit_bind",
+       "tracepoint:syscalls:sys_enter_sendto", "tracepoint:syscalls:sys_exit_sendto",
+       "tracepoint:syscalls:sys_enter_sendmsg", "tracepoint:syscalls:sys_exit_sendmsg",
+       "tracepoint:syscalls:sys_exit_accept", "tracepoint:syscalls:sys_exit_accept4",
+       "tracepoint:sock:inet_sock_set_state"},
+      scratch, &no_probes);
+  if (no_probes.empty()) {
+    modes.insert(modes.begin() + 2, empty);
+  } else {
+    std::fprintf(stderr, "connect_storm: no empty-probes mode: %s\n", no_probes.c_str());
+  }
   std::fprintf(stderr,
                "connect_storm: %ld x TCP connect+accept+close on loopback per run, %d rounds\n",
                iterations, rounds);
@@ -204,9 +225,11 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "connect_storm: %s\n", e.what());
     rmdir(cgroup.c_str());
+    std::filesystem::remove_all(scratch);
     return 1;
   }
   rmdir(cgroup.c_str());
+  std::filesystem::remove_all(scratch);
   const double base = results[0].median_wall() / static_cast<double>(iterations);
   std::printf("%-10s %14s %8s %19s %12s\n", "mode", "wall/connect", "ratio", "agent CPU/connect",
               "events/run");

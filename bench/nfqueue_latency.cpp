@@ -10,6 +10,10 @@
 //              {nfqueue: off, dns: false}: its other network sensors, no queue rule
 //   queued     the same agent with {nfqueue: all}: every SYN waits for the agent's verdict
 //              (one allow rule-free policy: the full evaluation runs, nothing is denied)
+//   bare-queue no agent: one thread of this program reads the queue (ringside's own queue
+//              socket, sensors/kernel/nfqueue_socket.hpp) and accepts every packet at once, no
+//              decision, no event; an iptables rule in this namespace queues each SYN. The
+//              floor under any verdict taken in user space.
 //
 // It prints p50 / p90 / p99 / mean of the connect latency per mode (µs) and the difference of
 // medians queued - no-queue, which is the cost of the queue round trip and the decision.
@@ -19,6 +23,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -39,6 +44,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "sensors/kernel/nfqueue_socket.hpp"
 
 extern char** environ;
 
@@ -112,6 +119,65 @@ void stop_agent(Agent& a) {
   a.pid = 0;
 }
 
+// The bare queue: SYNs to the benchmark's port queued to `queue`, accepted by a thread that does
+// nothing else. Stops (rule removed, thread joined) when destroyed.
+class BareQueue {
+ public:
+  static constexpr uint16_t kQueue = 4242;
+  BareQueue() {
+    auto io = ringside::open_nfqueue(kQueue, /*fail_open=*/true);
+    if (!io) {
+      std::fprintf(stderr, "nfqueue_latency: bare queue: %s\n", io.error().message.c_str());
+      std::exit(1);
+    }
+    io_ = std::move(*io);
+    if (run_cmd(rule("-I")) != 0) {
+      std::fprintf(stderr, "nfqueue_latency: bare queue: iptables failed\n");
+      std::exit(1);
+    }
+    thread_ = std::thread([this] {
+      std::vector<uint8_t> buf(65536);
+      while (!stop_) {
+        pollfd p{io_->fd(), POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0) continue;
+        auto n = io_->recv(buf);
+        if (!n) continue;
+        auto packets = ringside::parse_queue_datagram(std::span<const uint8_t>(buf.data(), *n));
+        if (!packets) continue;
+        for (const auto& pk : *packets) (void)io_->verdict(pk.id, ringside::kVerdictAccept, {});
+      }
+    });
+  }
+  ~BareQueue() {
+    run_cmd(rule("-D"));
+    stop_ = true;
+    thread_.join();
+  }
+  BareQueue(const BareQueue&) = delete;
+  BareQueue& operator=(const BareQueue&) = delete;
+
+ private:
+  static std::vector<std::string> rule(const char* op) {
+    return {"iptables",
+            "-w",
+            op,
+            "OUTPUT",
+            "-p",
+            "tcp",
+            "--syn",
+            "--dport",
+            "18080",
+            "-j",
+            "NFQUEUE",
+            "--queue-num",
+            std::to_string(kQueue),
+            "--queue-bypass"};
+  }
+  std::unique_ptr<ringside::NfqueueIo> io_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 double pct(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
@@ -153,13 +219,19 @@ int main(int argc, char** argv) {
   const std::map<std::string, std::string> policies = {
       {"none", ""},
       {"no-queue", "settings:\n  network: {nfqueue: off, dns: false}\nrules: []\n"},
-      {"queued", "settings:\n  network: {nfqueue: all, dns: false}\nrules: []\n"}};
-  const std::vector<std::string> order = {"none", "no-queue", "queued"};
+      {"queued", "settings:\n  network: {nfqueue: all, dns: false}\nrules: []\n"},
+      {"bare-queue", ""}};
+  const std::vector<std::string> order = {"none", "no-queue", "queued", "bare-queue"};
   std::map<std::string, std::vector<double>> lat;
   for (int r = 0; r < rounds; ++r) {
     for (const auto& mode : order) {
       Agent agent;
-      if (!policies.at(mode).empty()) agent = start_agent(policies.at(mode));
+      std::unique_ptr<BareQueue> bare;
+      if (mode == "bare-queue") {
+        bare = std::make_unique<BareQueue>();
+      } else if (!policies.at(mode).empty()) {
+        agent = start_agent(policies.at(mode));
+      }
       for (int i = 0; i < connects; ++i) {
         const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         const auto t0 = Clock::now();
@@ -177,6 +249,7 @@ int main(int argc, char** argv) {
         lat[mode].push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
       }
       stop_agent(agent);
+      bare.reset();
     }
   }
   stop = true;
@@ -200,5 +273,9 @@ int main(int argc, char** argv) {
   }
   std::printf("added by the NFQUEUE verdict (median queued - median no-queue): %.1f us\n",
               pct(lat["queued"], 0.5) - pct(lat["no-queue"], 0.5));
+  std::printf(
+      "added by a bare queue that accepts at once (median bare-queue - median none): "
+      "%.1f us\n",
+      pct(lat["bare-queue"], 0.5) - pct(lat["none"], 0.5));
   return 0;
 }

@@ -13,9 +13,14 @@
 //                     opens are hooked but not reported (the cost of a hook with nothing to do)
 //   deny-content      kernel level, 1 % of the files denied by content (sha256): allowed files
 //                     are decided once and then cached (ignore marks); denied ones fail each time
+//   cached-allows     kernel level, a content rule no file matches: every open is allowed and
+//                     cached after its first; the floor under deny-content, whose denied opens
+//                     add a round trip each (fanotify has no cache for a deny)
 //   deny-path         kernel level, 1 % of the paths denied by name: on the same filesystem an
 //                     allow cannot be cached (a rename or hard link could carry it onto a denied
 //                     name), so every open is a permission event; shown for comparison
+//   empty-probes      no agent; empty eBPF programs (bpftrace) on sys_enter_openat and
+//                     sys_exit_openat: the floor any tracepoint-based recording stands on
 //   fan:deny-*        the same policies for an agent with only the fanotify file sensors (this
 //                     program hosts it: `open_storm run ...`, a real Agent with policy,
 //                     enrichment, JSONL sink and counters), to tell their cost from the eBPF
@@ -24,7 +29,8 @@
 // Then the first-decision latency: opens of COUNT distinct files never opened before, under a
 // deny rule's scope, each timed in the workload (p50/p99), back to back and spaced 1 ms apart
 // (the agent's reader asleep), for a path rule and a content rule (small files are hashed on
-// the reader), against the same opens without an agent.
+// the reader), against the same opens without an agent and with a bare responder (a thread
+// that allows every permission event at once: the floor under any decision in user space).
 //
 //   open_storm [--iterations N] [--files F] [--rounds R] [--latency-count C] [--json FILE]
 //              [--only MODE,MODE...]   (those storm modes and none; no latency runs)
@@ -33,6 +39,9 @@
 //   open_storm run --policy P ...          (the fanotify-only agent)
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/fanotify.h>
 #include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
@@ -158,8 +167,53 @@ std::string watch_settings(const std::string& dir, const std::string& opens) {
          ", mark: filesystem}]\n    opens: " + opens + "\n";
 }
 
+volatile sig_atomic_t g_bare_stop = 0;
+
+// The floor under a first decision: a responder that allows every open at once, nothing else
+// (no path, no process, no policy, no event), on one thread. Called like `ringside run` with
+// `--bare DIR`: marks DIR's filesystem (the benchmark's scratch tmpfs) for FAN_OPEN_PERM,
+// writes the ready file, answers until SIGTERM; closing the group releases whatever waits.
+int bare_responder(const std::string& dir, const std::string& ready) {
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_bare_stop = 1; };
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  const int fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
+                               O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+  if (fd < 0 || fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN_PERM, AT_FDCWD,
+                              dir.c_str()) != 0) {
+    std::perror("open_storm bare");
+    return 1;
+  }
+  std::ofstream(ready) << "{\"pid\": " << getpid() << "}\n";
+  alignas(fanotify_event_metadata) char buf[4096];
+  while (g_bare_stop == 0) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) continue;
+    auto* m = reinterpret_cast<fanotify_event_metadata*>(buf);
+    for (ssize_t left = n; FAN_EVENT_OK(m, left); m = FAN_EVENT_NEXT(m, left)) {
+      if (m->fd < 0) continue;
+      const fanotify_response r{m->fd, FAN_ALLOW};
+      if (write(fd, &r, sizeof r) != sizeof r) std::perror("open_storm bare: answer");
+      close(m->fd);
+    }
+  }
+  close(fd);
+  return 0;
+}
+
 // A real agent with only the fanotify file sensors, called like `ringside run`.
 int host_fanotify_agent(int argc, char** argv) {
+  for (int i = 2; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) != "--bare") continue;
+    std::string ready;
+    for (int j = 2; j + 1 < argc; ++j) {
+      if (std::string(argv[j]) == "--ready-file") ready = argv[j + 1];
+    }
+    return bare_responder(argv[i + 1], ready);
+  }
   ringside::AgentOptions o;
   o.kernel_level = true;
   o.user_level = false;
@@ -234,6 +288,14 @@ std::vector<ModeResult> run_storm(const Options& o, const std::string& storm_dir
                                    "rules:\n  - name: storm-content\n    on: file.open\n"
                                    "    match:\n      file.path: {prefix: " +
                                    storm_dir + "/, sha256: [" + hashes + "]}\n    action: deny\n";
+  // The same content rule matching no file: every open allowed and, after its first, cached
+  // (an ignore mark on the inode): what fanotify costs an open the agent never sees.
+  const std::string cached_allows = watch_settings(storm_dir, "writes") +
+                                    "rules:\n  - name: storm-none\n    on: file.open\n"
+                                    "    match:\n      file.path: {prefix: " +
+                                    storm_dir + "/, sha256: [" +
+                                    ringside::sha256_hex("no file has this content") +
+                                    "]}\n    action: deny\n";
   const std::string deny_path = watch_settings(storm_dir, "writes") +
                                 "rules:\n  - name: storm-path\n    on: file.open\n"
                                 "    match: {file.path: {in: [" +
@@ -252,11 +314,24 @@ std::vector<ModeResult> run_storm(const Options& o, const std::string& storm_dir
       {"recorded", kernel, watch_settings(storm_dir, "all") + "rules: []\n", {}},
       interposer,
       interposer_idle,
+      {"cached-allows", kernel, cached_allows, {}},
       {"deny-content", kernel, deny_content, {}},
       {"deny-path", kernel, deny_path, {}},
       {"fan:deny-content", fan, deny_content, {}, o.self},
       {"fan:deny-path", fan, deny_path, {}, o.self},
   };
+  // What the openat tracepoints cost with programs that do nothing (the floor under
+  // `recorded`: the file sensor's programs sit on the same two, and fentry is refused here).
+  std::string no_probes;
+  Mode empty = ringside::lab::empty_probes_mode(
+      "empty-probes",
+      {"tracepoint:syscalls:sys_enter_openat", "tracepoint:syscalls:sys_exit_openat"},
+      std::filesystem::path(storm_dir).parent_path().string(), &no_probes);
+  if (no_probes.empty()) {
+    modes.insert(modes.begin() + 2, empty);
+  } else {
+    js["empty_probes_skipped"] = no_probes;
+  }
   ringside::lab::AbConfig cfg;
   cfg.ringside = o.build + "/ringside";
   cfg.rounds = o.rounds;
@@ -317,6 +392,8 @@ std::vector<Latency> run_latency(const Options& o, const std::string& dir) {
         {"agent, content rule" + tag, {"content", kernel, content_policy}},
         {"fanotify only, path rule" + tag, {"path", fan, path_policy, {}, o.self}},
         {"fanotify only, content rule" + tag, {"content", fan, content_policy, {}, o.self}},
+        {"bare responder (allows at once)" + tag,
+         {"bare", {"--bare", dir}, path_policy, {}, o.self}},
     };
     for (const auto& [name, mode] : runs) {
       ringside::lab::AbConfig cfg;

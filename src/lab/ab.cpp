@@ -311,4 +311,69 @@ std::vector<ModeResult> run_ab(const AbConfig& cfg, const std::vector<Mode>& mod
   return results;
 }
 
+Mode empty_probes_mode(const std::string& name, const std::vector<std::string>& probes,
+                       const std::string& dir, std::string* why_not) {
+  Mode m{name, {}, "", {}};
+  const char* candidates[] = {"/usr/bin/bpftrace", "/usr/sbin/bpftrace", "/usr/local/bin/bpftrace"};
+  std::string program;
+  for (const char* c : candidates) {
+    if (access(c, X_OK) == 0) program = c;
+  }
+  if (program.empty()) {
+    *why_not = "bpftrace is not installed";
+    return m;
+  }
+  std::string script;
+  for (const auto& p : probes) script += (script.empty() ? "" : ",") + p;
+  script += " { }";
+  auto pid = std::make_shared<pid_t>(0);
+  const std::string log = dir + "/bpftrace.log";
+  m.start = [program, script, log, pid]() -> pid_t {
+    const std::string out = log + ".out";
+    std::filesystem::remove(log);
+    std::filesystem::remove(out);
+    *pid = spawn({program, "-o", out, "-e", script}, environment_with({}), log);
+    // bpftrace says "Attaching N probes..." as it attaches (a fraction of a second for a few
+    // tracepoints): wait for that, then a margin.
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (true) {
+      std::ifstream in(out);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (text.str().find("Attaching") != std::string::npos) break;
+      int st = 0;
+      if (waitpid(*pid, &st, WNOHANG) == *pid || Clock::now() > deadline) {
+        if (Clock::now() > deadline) {
+          kill(*pid, SIGKILL);
+          wait_exit(*pid);
+        }
+        std::ifstream err(log);
+        std::stringstream ss;
+        ss << err.rdbuf();
+        *pid = 0;
+        throw std::runtime_error("bpftrace did not attach: " + ss.str());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    return *pid;
+  };
+  m.stop = [pid] {
+    if (*pid <= 0) return;
+    kill(*pid, SIGINT);
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    int st = 0;
+    while (waitpid(*pid, &st, WNOHANG) == 0) {
+      if (Clock::now() > deadline) {
+        kill(*pid, SIGKILL);
+        wait_exit(*pid);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    *pid = 0;
+  };
+  return m;
+}
+
 }  // namespace ringside::lab

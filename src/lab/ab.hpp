@@ -83,4 +83,10 @@ double pair_spread_pct(const ModeResult& base, const ModeResult& mode);
 // The median of the per-round ratios mode / base.
 double pair_ratio(const ModeResult& base, const ModeResult& mode);
 
+// A reference mode: empty eBPF programs (bpftrace, `PROBE,PROBE { }`) on the tracepoints a
+// kernel-level sensor uses, what any program there costs before it does anything. `why_not` is
+// set (and the mode is not usable) when bpftrace is missing. Its log goes to `dir`.
+Mode empty_probes_mode(const std::string& name, const std::vector<std::string>& probes,
+                       const std::string& dir, std::string* why_not);
+
 }  // namespace ringside::lab
