@@ -4,6 +4,12 @@
 
 namespace ringside {
 
+void EventQueue::note_depth_locked() {
+  if (items_.size() > max_depth_.load(std::memory_order_relaxed)) {
+    max_depth_.store(items_.size(), std::memory_order_relaxed);
+  }
+}
+
 bool EventQueue::push(Event&& ev) {
   bool wake = false;
   {
@@ -14,9 +20,7 @@ bool EventQueue::push(Event&& ev) {
     }
     items_.push_back(std::move(ev));
     wake = items_.size() == wake_depth_;
-    if (items_.size() > max_depth_.load(std::memory_order_relaxed)) {
-      max_depth_.store(items_.size(), std::memory_order_relaxed);
-    }
+    note_depth_locked();
   }
   pushed_.fetch_add(1, std::memory_order_relaxed);
   if (wake) cv_.notify_one();
@@ -38,9 +42,7 @@ size_t EventQueue::push_all(std::vector<Event>& batch) {
       }
     }
     wake = before < wake_depth_ && items_.size() >= wake_depth_;
-    if (items_.size() > max_depth_.load(std::memory_order_relaxed)) {
-      max_depth_.store(items_.size(), std::memory_order_relaxed);
-    }
+    note_depth_locked();
   }
   if (queued < batch.size()) dropped_.fetch_add(batch.size() - queued, std::memory_order_relaxed);
   pushed_.fetch_add(queued, std::memory_order_relaxed);

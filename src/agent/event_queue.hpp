@@ -42,6 +42,8 @@ class EventQueue {
   size_t capacity() const { return capacity_; }
 
  private:
+  void note_depth_locked();  // max_depth_ after a push (mu_ held)
+
   const size_t capacity_;
   const size_t wake_depth_;
   mutable std::mutex mu_;

@@ -148,16 +148,19 @@ const ProcessInfo* ProcessTable::find_locked(int32_t pid, int64_t start, int64_t
   auto it = procs_.find(pid);
   if (it == procs_.end()) return nullptr;
   const Slot& slot = it->second;
-  for (int64_t d = 0; d <= slack; ++d) {
-    for (const int64_t want : {start - d, start + d}) {
-      if (slot.newest.start_ticks == want) return &slot.newest;
-      for (const ProcessInfo& o : slot.older) {
-        if (o.start_ticks == want) return &o;
-      }
-      if (d == 0) break;
+  auto started_at = [&slot](int64_t want) -> const ProcessInfo* {
+    if (slot.newest.start_ticks == want) return &slot.newest;
+    for (const ProcessInfo& o : slot.older) {
+      if (o.start_ticks == want) return &o;
     }
+    return nullptr;
+  };
+  const ProcessInfo* p = started_at(start);
+  for (int64_t d = 1; p == nullptr && d <= slack; ++d) {
+    p = started_at(start - d);
+    if (p == nullptr) p = started_at(start + d);
   }
-  return nullptr;
+  return p;
 }
 
 void ProcessTable::on_fork(int32_t pid, int32_t ppid, int64_t start_ticks,
