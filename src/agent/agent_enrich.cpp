@@ -24,17 +24,20 @@ std::string_view base_name(std::string_view path) {
 
 void Agent::enrich(Event& ev) {
   const auto pid = ev.get_int(Field::kProcessPid);
+  // A hooked process that execs in place names its parent, for when it is gone before its
+  // report is read; the agent's own knowledge replaces that claim whenever it has any.
+  const bool claimed_parent = ev.level() == Level::kUser && ev.has(Field::kProcessParentPid);
   if (pid && (!ev.has(Field::kProcessExecutable) || !ev.has(Field::kProcessParentPid) ||
-              !ev.has(Field::kUserId))) {
+              !ev.has(Field::kUserId) || claimed_parent)) {
     // With the process's start time (kernel records have it) only that incarnation of the pid
     // is used: a stale entry for a reused pid never names the wrong executable.
     const auto start_ns = ev.get_int(Field::kProcessStart);
     const std::optional<int64_t> ticks =
         start_ns ? std::optional<int64_t>(start_ticks_of(*start_ns)) : std::nullopt;
-    auto fill = [&ev](std::string_view exe, int32_t ppid, uint32_t uid) {
+    auto fill = [&ev, claimed_parent](std::string_view exe, int32_t ppid, uint32_t uid) {
       if (!ev.has(Field::kProcessExecutable) && !exe.empty())
         ev.set(Field::kProcessExecutable, exe);
-      if (!ev.has(Field::kProcessParentPid) && ppid > 0) {
+      if ((claimed_parent || !ev.has(Field::kProcessParentPid)) && ppid > 0) {
         ev.set(Field::kProcessParentPid, static_cast<int64_t>(ppid));
       }
       if (!ev.has(Field::kUserId)) ev.set(Field::kUserId, static_cast<int64_t>(uid));
@@ -75,10 +78,10 @@ void Agent::enrich(Event& ev) {
   if (!ev.has(Field::kRingsideAncestors) && (pid || ppid)) {
     ev.set(Field::kRingsideAncestors, {});
     auto add = [&ev](std::string_view exe) { ev.append(Field::kRingsideAncestors, exe); };
-    if (pid) {
-      processes_.for_each_ancestor(static_cast<int32_t>(*pid), kAncestryDepth, add);
-    } else {
-      // A spawn reported before the child exists: its ancestry starts at the caller.
+    // A spawn reported before the child exists, or a process already gone that named its
+    // parent: the ancestry starts at the parent.
+    if (!(pid && processes_.for_each_ancestor(static_cast<int32_t>(*pid), kAncestryDepth, add)) &&
+        ppid) {
       if (auto pexe = ev.get_str(Field::kProcessParentExecutable)) add(std::string(*pexe));
       processes_.for_each_ancestor(static_cast<int32_t>(*ppid), kAncestryDepth - 1, add);
     }

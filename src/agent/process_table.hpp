@@ -86,15 +86,18 @@ class ProcessTable {
   // Executables of the parent chain of `pid`, nearest first, at most `max`.
   std::vector<std::string> ancestry(int32_t pid, size_t max) const;
   // The same without copies: calls `visit(std::string_view executable)` for each ancestor.
+  // False when the table does not know `pid`.
   template <class Visit>
-  void for_each_ancestor(int32_t pid, size_t max, Visit&& visit) const {
+  bool for_each_ancestor(int32_t pid, size_t max, Visit&& visit) const {
     std::shared_lock lock(mu_);
     const ProcessInfo* p = find_locked(pid);
-    for (size_t n = 0; p != nullptr && n < max && p->ppid > 0 && p->ppid != p->pid; ++n) {
+    if (p == nullptr) return false;
+    for (size_t n = 0; n < max && p->ppid > 0 && p->ppid != p->pid; ++n) {
       p = find_locked(p->ppid);
       if (p == nullptr || p->executable.empty()) break;
       visit(std::string_view(p->executable));
     }
+    return true;
   }
 
   // Drops exited processes older than `grace_ns` before `now_ns`; returns how many.

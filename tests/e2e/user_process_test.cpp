@@ -419,6 +419,8 @@ TEST_P(ForkSafety, TheChildReportsAsItself) {
   });
   ASSERT_TRUE(ev) << agent_->log();
   EXPECT_EQ(int_field(*ev, "process.pid"), child);
+  // Named by the child itself: it may be gone, and reaped, before the agent reads the report.
+  EXPECT_EQ(int_field(*ev, "process.parent.pid"), parent);
   EXPECT_EQ(str_field(*ev, "process.executable"), target_);
 }
 

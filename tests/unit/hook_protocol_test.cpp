@@ -204,6 +204,34 @@ TEST(hook_protocol, SpawnTypeSenderIsTheParent) {
   EXPECT_EQ(m->event.get_str(Field::kProcessCommandLine), "echo hi");
 }
 
+// An exec in place names its parent: the agent may read the report after the process has
+// exited and been reaped, when /proc can no longer say. A spawn report's sender is the parent.
+TEST(hook_protocol, ExecInPlaceNamesItsParent) {
+  char* argv[] = {const_cast<char*>("x"), nullptr};
+  rs_exec_report r{"execv", "/x", argv, "/", nullptr, 1, 0};
+  r.parent_pid = 77;
+  EXPECT_EQ(rs_hook_exec_size(&r), encode(r).size());
+  auto m = decode_hook_message(encode(r), kPeer, 1);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->event.get_int(Field::kProcessPid), 4242);
+  EXPECT_EQ(m->event.get_int(Field::kProcessParentPid), 77);
+
+  r.new_process = 1;  // the encoder leaves it out: the peer is the parent
+  m = decode_hook_message(encode(r), kPeer, 1);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->event.get_int(Field::kProcessParentPid), 4242);
+
+  Builder spawn_naming(RS_EVENT_PROCESS_EXEC, RS_HOOK_FLAG_NEW_PROCESS);
+  spawn_naming.valid().num(RS_FIELD_PROCESS_PARENT_PID, 77);
+  EXPECT_NE(rejection(spawn_naming.done()).find("spawn report names a parent"), std::string::npos);
+  for (int64_t bad : {int64_t{0}, int64_t{-5}, int64_t{1} << 40}) {
+    Builder b;
+    b.valid().num(RS_FIELD_PROCESS_PARENT_PID, bad);
+    EXPECT_NE(rejection(b.done()).find("process.parent.pid is out of range"), std::string::npos)
+        << bad;
+  }
+}
+
 TEST(hook_protocol, PeerOutsideOurPidNamespaceSetsNoPid) {
   char* argv[] = {const_cast<char*>("x"), nullptr};
   const rs_exec_report r{"execv", "/x", argv, nullptr, nullptr, 1, 0};

@@ -1,5 +1,6 @@
 // The whole pipeline without a kernel: replayed events -> enrichment -> policy -> sinks.
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -78,6 +79,40 @@ TEST(Pipeline, ReplayedEventsAreDecidedEnrichedAndWritten) {
   // The parent (this test) is real: enrichment filled its executable from /proc.
   EXPECT_EQ(written[0].get_str(Field::kProcessParentExecutable),
             std::filesystem::read_symlink("/proc/self/exe").string());
+}
+
+// A hooked process names its parent when it execs in place. The agent's own knowledge wins
+// while the process is there to ask; the claim stands for one already gone (reaped before its
+// report was read), and the ancestry starts at the parent it named.
+TEST(Pipeline, ClaimedParentStandsOnlyForAProcessAlreadyGone) {
+  const pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  ASSERT_GT(gone, 0);
+  ASSERT_EQ(waitpid(gone, nullptr, 0), gone);
+  Event alive = exec_event(getpid(), "/bin/true");
+  alive.set(Field::kProcessParentPid, int64_t{1});
+  alive.set_origin(Level::kUser, "preload");
+  Event reaped = exec_event(gone, "/bin/true");  // claims this test as its parent
+  reaped.set_origin(Level::kUser, "preload");
+  std::vector<Event> written;
+  std::vector<std::unique_ptr<Sink>> sinks;
+  sinks.push_back(std::make_unique<MemorySink>(&written));
+  std::vector<std::unique_ptr<Sensor>> sensors;
+  auto* replay = new ReplaySensor({alive, reaped}, ReplaySensor::Options{});
+  sensors.emplace_back(replay);
+  auto agent = Agent::create_with({}, load("rules: []\n"), std::move(sensors), std::move(sinks));
+  ASSERT_TRUE(agent);
+  ASSERT_TRUE((*agent)->start());
+  replay->wait_done();
+  (*agent)->stop();
+  ASSERT_EQ(written.size(), 2u);
+  EXPECT_EQ(written[0].get_int(Field::kProcessParentPid), static_cast<int64_t>(getppid()));
+  EXPECT_EQ(written[1].get_int(Field::kProcessParentPid), static_cast<int64_t>(getpid()));
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  EXPECT_EQ(written[1].get_str(Field::kProcessParentExecutable), self);
+  const auto ancestors = written[1].get_list(Field::kRingsideAncestors).to_vector();
+  ASSERT_FALSE(ancestors.empty());
+  EXPECT_EQ(ancestors.front(), self);
 }
 
 TEST(Pipeline, JsonlRoundTripThroughReplay) {

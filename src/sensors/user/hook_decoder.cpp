@@ -50,6 +50,7 @@ constexpr std::array kExecAccepted = {
     Field::kProcessArgsCount,  Field::kProcessWorkingDirectory,
     Field::kProcessThreadId,   Field::kProcessCommandLine,
     Field::kRingsideHook,      Field::kRingsideTruncated,
+    Field::kProcessParentPid,
 };
 constexpr std::array kExecRequired = {Field::kProcessExecutable, Field::kRingsideHook};
 
@@ -392,6 +393,12 @@ Result<HookMessage> decode_hook_message(std::span<const uint8_t> bytes, const Ho
   }
   if (auto n = ev.get_int(Field::kProcessArgsCount); n && *n < 0) {
     return reject("process.args_count is negative");
+  }
+  if (auto ppid = ev.get_int(Field::kProcessParentPid)) {
+    // An exec in place names its parent (the agent may read the message after the process has
+    // gone); a spawn-type report is sent by the parent, which the peer credentials name.
+    if (m.new_process) return reject("a spawn report names a parent pid");
+    if (*ppid <= 0 || *ppid > INT32_MAX) return reject("process.parent.pid is out of range");
   }
   if (auto why = apply_raw(raw, ev)) return reject(std::move(*why));
 

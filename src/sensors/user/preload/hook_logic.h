@@ -82,6 +82,10 @@ struct rs_exec_report {
   int last;        /* nothing follows on this connection (RS_HOOK_FLAG_LAST) */
   const struct rs_file_id* identity; /* of the executable; NULL or !valid: not sent */
   uint64_t unsent; /* reports not sent before this one (RS_HOOK_FIELD_UNSENT; 0: none) */
+  /* The caller's parent (getppid), sent with an exec in place (not with a spawn-type report,
+   * whose sender is the parent): the agent may read the message after the process has gone and
+   * can no longer ask /proc. 0: not sent. */
+  int64_t parent_pid;
 };
 
 /* Size of the message without truncation, capped at RS_HOOK_MAX_MESSAGE + 1. */

@@ -79,6 +79,11 @@ static size_t count_args(char* const* argv) {
   return n;
 }
 
+/* A spawn-type report's sender is the parent: its message names no other. */
+static int sends_parent(const struct rs_exec_report* r) {
+  return r->parent_pid > 0 && !r->new_process;
+}
+
 size_t rs_hook_exec_size(const struct rs_exec_report* r) {
   const size_t too_big = RS_HOOK_MAX_MESSAGE + 1;
   size_t n = RS_HOOK_HEADER_SIZE + str_tlv_size(r->hook) + str_tlv_size(r->executable) +
@@ -86,6 +91,7 @@ size_t rs_hook_exec_size(const struct rs_exec_report* r) {
              2 * RS_TLV_INT_SIZE;
   if (r->identity != NULL && r->identity->valid) n += RS_TLV_IDENTITY_SIZE;
   if (r->unsent != 0) n += RS_TLV_INT_SIZE;
+  if (sends_parent(r)) n += RS_TLV_INT_SIZE;
   const size_t argc = count_args(r->argv);
   if (argc > RS_HOOK_MAX_LIST_ELEMENTS) return too_big;
   for (size_t i = 0; i < argc && n <= RS_HOOK_MAX_MESSAGE; ++i) n += str_tlv_size(r->argv[i]);
@@ -128,6 +134,9 @@ size_t rs_hook_encode_exec(const struct rs_exec_report* r, uint32_t seq, int wan
     if (put_tlv(&w, RS_HOOK_FIELD_EXECUTABLE_IDENTITY, id, sizeof id) != 0) return 0;
   }
   if (r->unsent != 0 && rs_hook_put_int(&w, RS_HOOK_FIELD_UNSENT, (int64_t)r->unsent) != 0) {
+    return 0;
+  }
+  if (sends_parent(r) && rs_hook_put_int(&w, RS_FIELD_PROCESS_PARENT_PID, r->parent_pid) != 0) {
     return 0;
   }
   if (!whole && w.cap - w.len < RS_TRAILER_SIZE) return 0;

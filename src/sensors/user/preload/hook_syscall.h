@@ -44,6 +44,7 @@ static inline long rs_sys6(long n, long a, long b, long c, long d, long e, long 
 
 static inline int rs_sys_getpid(void) { return (int)RS_SYS(SYS_getpid, 0, 0, 0); }
 static inline int rs_sys_gettid(void) { return (int)RS_SYS(SYS_gettid, 0, 0, 0); }
+static inline int rs_sys_getppid(void) { return (int)RS_SYS(SYS_getppid, 0, 0, 0); }
 /* The length of the path including its NUL, or -errno. */
 static inline long rs_sys_getcwd(char* buf, size_t size) {
   return RS_SYS(SYS_getcwd, buf, size, 0);

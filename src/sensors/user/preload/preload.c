@@ -374,6 +374,7 @@ static int report_in(const struct rs_pl_exec_call* c, const struct mode* m, char
       .working_directory = have_cwd ? cwd : NULL,
       .command_line = c->command_line,
       .thread_id = rs_sys_gettid(),
+      .parent_pid = c->new_process ? 0 : rs_sys_getppid(),
       .new_process = c->new_process,
       .last = !m->owner, /* a child's private connection carries this report only */
       .identity = &id,
