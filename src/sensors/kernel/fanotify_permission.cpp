@@ -1,6 +1,7 @@
 #include "sensors/kernel/fanotify_permission.hpp"
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -216,6 +217,9 @@ void PermissionLoop::reader_loop() {
           spin_until = 0;
           break;
         }
+        // The opener just answered is often woken on this very CPU: let it run rather than
+        // hold the CPU from it until the spin ends.
+        sched_yield();
       }
       expire(clock::monotonic_ns());
       continue;

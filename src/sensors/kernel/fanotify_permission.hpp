@@ -8,7 +8,11 @@
 //                   or queued for a worker; answers the fail-mode default for every job still
 //                   open at its deadline. With `spin_ns`, the reader keeps reading for that
 //                   long after the last event before it sleeps in poll() again: a burst of
-//                   permission events then never waits for a wake-up of the reader.
+//                   permission events then never waits for a wake-up of the reader. It
+//                   yields the CPU between reads: the opener it just answered is often woken
+//                   on the reader's own CPU and would otherwise wait for the spin to end
+//                   (back-to-back first opens, p99: 50 us spinning without yielding, 8 us
+//                   yielding; the deny-path storm: 31x with the spin, 92x without one).
 //   worker threads: Handler::decide (hashing, slow lookups) -> answer -> report
 //   watchdog:       answers the fail-mode default for a decision the reader makes itself
 //                   (Handler::on_event, under a Watched guard) when it overruns its deadline;
