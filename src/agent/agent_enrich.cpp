@@ -25,10 +25,11 @@ std::string_view base_name(std::string_view path) {
 void Agent::enrich(Event& ev) {
   const auto pid = ev.get_int(Field::kProcessPid);
   // A hooked process that execs in place names its parent, for when it is gone before its
-  // report is read; the agent's own knowledge replaces that claim whenever it has any.
+  // report is read; the process table (the kernel level's view) replaces that claim.
   const bool claimed_parent = ev.level() == Level::kUser && ev.has(Field::kProcessParentPid);
-  if (pid && (!ev.has(Field::kProcessExecutable) || !ev.has(Field::kProcessParentPid) ||
-              !ev.has(Field::kUserId) || claimed_parent)) {
+  const bool missing = !ev.has(Field::kProcessExecutable) || !ev.has(Field::kProcessParentPid) ||
+                       !ev.has(Field::kUserId);
+  if (pid && (missing || claimed_parent)) {
     // With the process's start time (kernel records have it) only that incarnation of the pid
     // is used: a stale entry for a reused pid never names the wrong executable.
     const auto start_ns = ev.get_int(Field::kProcessStart);
@@ -42,9 +43,11 @@ void Agent::enrich(Event& ev) {
       }
       if (!ev.has(Field::kUserId)) ev.set(Field::kUserId, static_cast<int64_t>(uid));
     };
-    // From the table without a copy; from /proc (remembered) when the table has no answer.
+    // From the table without a copy; from /proc (remembered) when the table has no answer and
+    // something is missing (a claimed parent alone is not worth a read of /proc).
     if (!processes_.visit(static_cast<int32_t>(*pid), ticks,
-                          [&](const ProcessInfo& p) { fill(p.executable, p.ppid, p.uid); })) {
+                          [&](const ProcessInfo& p) { fill(p.executable, p.ppid, p.uid); }) &&
+        missing) {
       const auto p = ticks ? processes_.brief_or_read(static_cast<int32_t>(*pid), *ticks)
                            : processes_.brief_or_read(static_cast<int32_t>(*pid));
       if (p) fill(p->executable, p->ppid, p->uid);

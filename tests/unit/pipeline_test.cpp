@@ -81,9 +81,10 @@ TEST(Pipeline, ReplayedEventsAreDecidedEnrichedAndWritten) {
             std::filesystem::read_symlink("/proc/self/exe").string());
 }
 
-// A hooked process names its parent when it execs in place. The agent's own knowledge wins
-// while the process is there to ask; the claim stands for one already gone (reaped before its
-// report was read), and the ancestry starts at the parent it named.
+// A hooked process names its parent when it execs in place. The process table's knowledge
+// wins (this test is in it: the table is seeded from /proc at start); the claim stands for a
+// process the table does not know, such as one already reaped before its report was read, and
+// the ancestry starts at the parent it named.
 TEST(Pipeline, ClaimedParentStandsOnlyForAProcessAlreadyGone) {
   const pid_t gone = fork();
   if (gone == 0) _exit(0);

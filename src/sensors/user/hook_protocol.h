@@ -6,9 +6,8 @@
  * anything a message says, so messages carry no pid, uid or gid of the sender (the real uid,
  * which SO_PEERCRED does not give, comes from the kernel too: SCM_CREDENTIALS, SO_PASSCRED).
  * An exec in place carries the sender's parent pid (getppid), because the agent may read the
- * report after the process has exited and been reaped; the agent replaces it with its own
- * knowledge whenever it has the process (process table or /proc). A spawn-type report never
- * does: its sender is the parent.
+ * report after the process has exited and been reaped; the agent's process table, when it
+ * knows the process, replaces it. A spawn-type report never does: its sender is the parent.
  *
  * Message = header + payload, every integer little-endian, no padding:
  *

@@ -403,6 +403,10 @@ static int report(const struct rs_pl_exec_call* c) {
   struct rs_hook_state_view st;
   read_state(m.owner, &st);
   if (st.valid && st.agent_pid == pid) return 1; /* the agent never waits on itself */
+  /* No agent (none ever started, or it stopped cleanly): nobody to report to and nothing lost,
+   * as for file and socket calls; only RINGSIDE_HOOK_FAIL=closed refuses. An agent that died
+   * leaves its pid in the state file: those reports are attempted and counted as unsent. */
+  if (!st.valid || st.agent_pid == 0) return g_env_fail != 1;
   m.want = st.valid && (st.sync_ops & RS_HOOK_OP_EXEC) != 0;
   m.fail_closed = g_env_fail >= 0 ? g_env_fail : (m.want && st.fail_closed != 0);
   m.deadline_ms = m.want ? (int)st.deadline_ms : 0;
