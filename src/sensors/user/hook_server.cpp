@@ -35,10 +35,10 @@ namespace ringside {
 namespace {
 
 constexpr int kListenBacklog = 512;
-// How long fire-and-forget reports wait to be taken in together. A connection waits in the
-// listen backlog meanwhile: 512 of them in 5 ms is 100 000 reports a second before a connect
-// fails (and the reporter counts the report as unsent).
-constexpr int kGatherMs = 5;
+// How long new connections wait to be accepted together. They wait in the listen backlog
+// meanwhile: 512 of them in 5 ms is 100 000 new reporters a second before a connect fails (and
+// the reporter counts its report as unsent). Established connections are served at once.
+constexpr int64_t kGatherNs = 5'000'000;
 constexpr size_t kMaxConnections = 8192;
 constexpr int kMessagesPerWakeup = 64;  // then serve the other connections
 constexpr int64_t kWarningsPerSecond = 5;
@@ -139,9 +139,11 @@ struct HookServerSensor::Impl {
   std::unique_ptr<HookStateFile> state;
   std::atomic<bool> default_allow{true};
   std::atomic<int> deadline_ms{200};
-  // Nobody waits for a verdict (the policy has no user-level deny or redirect rule): reports
-  // gather in their sockets for kGatherMs and are taken in with one wake-up.
+  // Nobody waits for a verdict (the policy has no user-level deny or redirect rule): new
+  // connections gather in the listen backlog for kGatherMs and are accepted with one wake-up.
   std::atomic<bool> gather{false};
+  int64_t listen_rearm_ns = 0;  // the listening socket is not watched until then (0: watched)
+  void watch_listen(bool on);
   std::thread thread;
   // One per connected process. SO_PEERCRED is read at accept; the real uid comes with each
   // message (SCM_CREDENTIALS: the listening socket has SO_PASSCRED).
@@ -243,7 +245,13 @@ Result<void> HookServerSensor::Impl::listen_socket() {
 void HookServerSensor::Impl::loop() {
   epoll_event events[64];
   while (true) {
-    const int n = epoll_wait(epoll_fd, events, 64, 1000);
+    int timeout_ms = 1000;
+    if (listen_rearm_ns != 0) {
+      const int64_t left = listen_rearm_ns - clock::monotonic_ns();
+      timeout_ms = left <= 0 ? 0 : static_cast<int>((left + 999'999) / 1'000'000);
+    }
+    const int n = epoll_wait(epoll_fd, events, 64, timeout_ms);
+    if (listen_rearm_ns != 0 && clock::monotonic_ns() >= listen_rearm_ns) watch_listen(true);
     report_losses(false);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -256,17 +264,27 @@ void HookServerSensor::Impl::loop() {
       if (fd == stop_fd) return;
       if (fd == listen_fd) {
         accept_all();
+        // A wake-up costs more than handling a report (tens of microseconds on a virtual
+        // machine), and a forked child reports on a connection of its own: while no caller
+        // waits for a verdict, let the next new connections gather.
+        if (gather.load(std::memory_order_relaxed)) watch_listen(false);
       } else {
         serve(fd, events[i].events);
       }
     }
-    // A wake-up costs more than handling a report (tens of microseconds on a virtual machine):
-    // while no caller waits, let the next reports gather. Stopping is still prompt.
-    if (n > 0 && gather.load(std::memory_order_relaxed)) {
-      pollfd stop{stop_fd, POLLIN, 0};
-      if (poll(&stop, 1, kGatherMs) > 0) return;
-    }
   }
+}
+
+void HookServerSensor::Impl::watch_listen(bool on) {
+  epoll_event ev{};
+  ev.events = on ? static_cast<uint32_t>(EPOLLIN) : 0U;
+  ev.data.fd = listen_fd;
+  if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, listen_fd, &ev) != 0) {
+    counters.errors.fetch_add(1, std::memory_order_relaxed);
+    warn("hook_server: epoll_ctl: {}", errno_text(errno));
+    return;
+  }
+  listen_rearm_ns = on ? 0 : clock::monotonic_ns() + kGatherNs;
 }
 
 void HookServerSensor::Impl::report_losses(bool now) {
