@@ -228,6 +228,10 @@ Result<void> Agent::start_sensor(size_t i) {
 Result<void> Agent::start() {
   if (started_) return ok();
   started_ = true;
+  // The policy's settings for whoever runs the agent (the supervisor's bound) apply from the
+  // start: a client that acts on the ready file, or a sensor that hangs while starting, must
+  // not find the default bound still in force.
+  if (opts_.on_policy) opts_.on_policy(*policy());
   sink_thread_ = std::thread([this] { sink_loop(); });
   const size_t loaded = processes_.load_from_proc();
   log().debug("process table seeded with {} processes", loaded);
@@ -291,7 +295,6 @@ Result<void> Agent::start() {
   }
   start_tamper_watch();
   sd_notify(0, "READY=1\nSTATUS=sensors live");
-  if (opts_.on_policy) opts_.on_policy(*policy());
   return ok();
 }
 

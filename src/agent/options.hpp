@@ -39,7 +39,8 @@ struct AgentOptions {
   // blind would be (the canary heartbeat's test).
   std::string fault_stop_sensor;
   int64_t fault_after_ms = 0;
-  // Called with the policy in force once the agent started and after every reload.
+  // Called with the policy in force as the agent starts (before any sensor, and so before the
+  // ready file) and after every reload.
   std::function<void(const policy::Policy&)> on_policy;
 };
 
