@@ -1,7 +1,6 @@
 #include "sensors/user/hook_server.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
@@ -93,34 +92,6 @@ std::optional<rs_hook_address> redirect_target(const policy::Decision& d, EventT
   a.port = d.rule->redirect->port;
   std::copy_n(ip->bytes.begin(), ip->v6 ? 16 : 4, a.addr);
   return a;
-}
-
-// Which opens hooked programs report: the policy's setting, or all of them while a user-level
-// file.open rule could match any open.
-uint32_t file_opens(const policy::Policy& policy) {
-  for (auto action : {policy::Action::kDeny, policy::Action::kAlert}) {
-    if (policy.has_rules_for(EventType::kFileOpen, Level::kUser, action)) return RS_HOOK_OPENS_ALL;
-  }
-  switch (policy.settings().file.opens) {
-    case policy::OpenReporting::kAll:
-      return RS_HOOK_OPENS_ALL;
-    case policy::OpenReporting::kWrites:
-      return RS_HOOK_OPENS_WRITES;
-    case policy::OpenReporting::kNone:
-      return RS_HOOK_OPENS_NONE;
-  }
-  return RS_HOOK_OPENS_WRITES;
-}
-
-bool has_user_rules(const policy::Policy& policy, std::string_view category,
-                    std::initializer_list<policy::Action> actions) {
-  for (size_t i = 0; i < schema::kEventTypes.size(); ++i) {
-    if (schema::kEventTypes[i].category != category) continue;
-    for (auto a : actions) {
-      if (policy.has_rules_for(schema::kEventTypes[i].id, Level::kUser, a)) return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace
@@ -568,36 +539,23 @@ Result<void> HookServerSensor::start(SensorContext& ctx) {
 Result<void> HookServerSensor::apply_policy(const policy::Policy& policy) {
   Impl& s = *impl_;
   if (!s.state) return Error{"hook server is not running"};
-  const bool exec_deny =
-      policy.has_rules_for(EventType::kProcessExec, Level::kUser, policy::Action::kDeny);
-  const auto& settings = policy.settings();
-  s.default_allow = settings.fail_mode == policy::FailMode::kOpen;
-  s.deadline_ms = settings.decision_deadline_ms;
-  uint32_t sync_ops = exec_deny ? RS_HOOK_OP_EXEC : 0;
-  if ((s.report_ops & RS_HOOK_OP_FILE) && has_user_rules(policy, "file", {policy::Action::kDeny})) {
-    sync_ops |= RS_HOOK_OP_FILE;
-  }
-  if ((s.report_ops & RS_HOOK_OP_NETWORK) &&
-      has_user_rules(policy, "network", {policy::Action::kDeny, policy::Action::kRedirect})) {
-    sync_ops |= RS_HOOK_OP_NETWORK;
-  }
-  s.state->publish(sync_ops, static_cast<uint32_t>(settings.decision_deadline_ms),
-                   settings.fail_mode == policy::FailMode::kClosed, s.report_ops,
-                   file_opens(policy));
-  // While nobody waits for a verdict, the server thread is SCHED_BATCH: woken by a reporter's
-  // connect, it no longer preempts the reporter on its CPU before the message is even sent
-  // (which cost two wake-ups and two preemptions per report instead of one, measured). A
-  // policy that makes callers wait gets the default policy back, and with it the prompt
-  // wake-up a waiting caller needs.
-  s.gather.store(sync_ops == 0, std::memory_order_relaxed);
+  const HookDemands d = hook_demands(policy, s.report_ops);
+  s.default_allow = !d.fail_closed;
+  s.deadline_ms = static_cast<int>(d.deadline_ms);
+  s.state->publish(d.sync_ops, d.deadline_ms, d.fail_closed, s.report_ops, d.file_opens);
+  // While nobody waits for a verdict, new connections gather (see loop()) and the server thread
+  // is SCHED_BATCH: woken by a reporter's connect, it no longer preempts the reporter on its
+  // CPU before the message is even sent (which cost two wake-ups and two preemptions per report
+  // instead of one, measured). A policy that makes callers wait gets the default policy back,
+  // and with it the prompt wake-up a waiting caller needs.
+  s.gather.store(d.sync_ops == 0, std::memory_order_relaxed);
   const sched_param none{};
-  const int sched = sync_ops != 0 ? SCHED_OTHER : SCHED_BATCH;
+  const int sched = d.sync_ops != 0 ? SCHED_OTHER : SCHED_BATCH;
   if (const int err = pthread_setschedparam(s.thread.native_handle(), sched, &none); err != 0) {
     log().debug("hook server: scheduling policy unchanged: {}", errno_text(err));
   }
   log().debug("hook server: operations 0x{:x} wait for a verdict (deadline {} ms, fail-{})",
-              sync_ops, settings.decision_deadline_ms,
-              settings.fail_mode == policy::FailMode::kClosed ? "closed" : "open");
+              d.sync_ops, d.deadline_ms, d.fail_closed ? "closed" : "open");
   return ok();
 }
 

@@ -5,9 +5,61 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy/policy.hpp"
 #include "sensors/user/preload/hook_logic.h"
 
 namespace ringside {
+
+namespace {
+
+// Which opens hooked programs report: the policy's setting, or all of them while a user-level
+// file.open rule could match any open.
+uint32_t file_opens(const policy::Policy& policy) {
+  for (auto action : {policy::Action::kDeny, policy::Action::kAlert}) {
+    if (policy.has_rules_for(EventType::kFileOpen, Level::kUser, action)) return RS_HOOK_OPENS_ALL;
+  }
+  switch (policy.settings().file.opens) {
+    case policy::OpenReporting::kAll:
+      return RS_HOOK_OPENS_ALL;
+    case policy::OpenReporting::kWrites:
+      return RS_HOOK_OPENS_WRITES;
+    case policy::OpenReporting::kNone:
+      return RS_HOOK_OPENS_NONE;
+  }
+  return RS_HOOK_OPENS_WRITES;
+}
+
+bool has_user_rules(const policy::Policy& policy, std::string_view category,
+                    std::initializer_list<policy::Action> actions) {
+  for (size_t i = 0; i < schema::kEventTypes.size(); ++i) {
+    if (schema::kEventTypes[i].category != category) continue;
+    for (auto a : actions) {
+      if (policy.has_rules_for(schema::kEventTypes[i].id, Level::kUser, a)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+HookDemands hook_demands(const policy::Policy& policy, uint32_t report_ops) {
+  HookDemands d;
+  if (policy.has_rules_for(EventType::kProcessExec, Level::kUser, policy::Action::kDeny)) {
+    d.sync_ops |= RS_HOOK_OP_EXEC;
+  }
+  if ((report_ops & RS_HOOK_OP_FILE) && has_user_rules(policy, "file", {policy::Action::kDeny})) {
+    d.sync_ops |= RS_HOOK_OP_FILE;
+  }
+  if ((report_ops & RS_HOOK_OP_NETWORK) &&
+      has_user_rules(policy, "network", {policy::Action::kDeny, policy::Action::kRedirect})) {
+    d.sync_ops |= RS_HOOK_OP_NETWORK;
+  }
+  const auto& settings = policy.settings();
+  d.deadline_ms = static_cast<uint32_t>(settings.decision_deadline_ms);
+  d.fail_closed = settings.fail_mode == policy::FailMode::kClosed;
+  d.file_opens = file_opens(policy);
+  return d;
+}
 
 Result<std::unique_ptr<HookStateFile>> HookStateFile::open(const std::string& path,
                                                            int32_t agent_pid) {

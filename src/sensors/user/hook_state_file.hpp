@@ -1,6 +1,7 @@
 // The agent's end of the interposer's state file (layout and rules:
-// sensors/user/hook_protocol.h): created once, then only ever updated in place, so that every
-// hooked process that mapped it sees each new policy's requirements.
+// sensors/user/hook_protocol.h): what a policy asks of hooked processes, and the file that
+// tells them, created once, then only ever updated in place, so that every hooked process that
+// mapped it sees each new policy's requirements.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,21 @@
 struct rs_hook_state;
 
 namespace ringside {
+
+namespace policy {
+class Policy;
+}
+
+// What a policy asks of hooked processes, as the state file tells them.
+struct HookDemands {
+  uint32_t sync_ops = 0;     // RS_HOOK_OP_* that wait for a verdict
+  uint32_t deadline_ms = 0;  // how long they wait
+  bool fail_closed = false;  // a verdict not given in time refuses
+  uint32_t file_opens = 0;   // RS_HOOK_OPENS_*
+};
+// `report_ops`: the classes (RS_HOOK_OP_FILE, _NETWORK) the agent watches at all; only those can
+// wait for a verdict (an exec is always reported).
+HookDemands hook_demands(const policy::Policy& policy, uint32_t report_ops);
 
 class HookStateFile {
  public:
