@@ -427,6 +427,54 @@ TEST_P(ForkSafety, TheChildReportsAsItself) {
 INSTANTIATE_TEST_SUITE_P(user_process, ForkSafety, ::testing::Values("fork", "vfork"),
                          [](const auto& test) { return std::string(test.param); });
 
+// A process that forks maps the state file first, and its children read that mapping rather
+// than the file. The agent writes the file in place, so a child still sees the agent's current
+// state: here a deny rule that came after the mapping, with the file's name gone meanwhile
+// (a child reading by name would find no agent and run the program).
+TEST_F(user_process, AForkedChildReadsTheStateItsParentMapped) {
+  start_agent();
+  const std::string go = dir_->file("go");
+  RunResult r;
+  std::thread parent([&] {
+    r = run({programs() + "/fork_later", target_, forbidden_, go}, env());
+  });
+  const auto first = agent_->wait_for([&](const json& ev) {
+    return str_field(ev, "ringside.hook") == "execv" && args_of(ev).size() == 2 &&
+           args_of(ev)[1] == "first";
+  });
+  EXPECT_TRUE(first) << agent_->log();
+
+  const std::string state = agent_->socket_path() + RS_HOOK_STATE_SUFFIX;
+  const std::string hidden = state + ".hidden";
+  {
+    const std::string tmp = agent_->policy_path() + ".new";
+    std::ofstream(tmp) << kDenyPolicy;
+    fs::rename(tmp, agent_->policy_path());
+  }
+  rs_hook_state_view view{};
+  for (int i = 0; i < 500; ++i) {
+    rs_hook_state_read_file(state.c_str(), &view);
+    if (view.valid && (view.sync_ops & RS_HOOK_OP_EXEC) != 0) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_NE(view.sync_ops & RS_HOOK_OP_EXEC, 0U) << agent_->log();
+  fs::rename(state, hidden);
+  std::ofstream(go) << "go\n";
+  parent.join();
+  fs::rename(hidden, state);
+
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(number_after(r.out, "first"), 0) << r.out;
+  EXPECT_EQ(number_after(r.out, "errno"), EACCES) << r.out;
+  auto denied = agent_->wait_for([&](const json& ev) {
+    return str_field(ev, "ringside.hook") == "execv" && args_of(ev).size() == 2 &&
+           args_of(ev)[1] == "second";
+  });
+  ASSERT_TRUE(denied) << agent_->log();
+  EXPECT_EQ(str_field(*denied, "ringside.verdict"), "deny");
+  EXPECT_EQ(str_field(*denied, "ringside.rule"), kDenyRule);
+}
+
 // Eight threads report at once over the one connection: every report arrives whole and as its
 // process's, or (a burst can fill the socket while the agent is busy) is counted as lost by the
 // process and reported as such; nothing in between.

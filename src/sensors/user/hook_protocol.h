@@ -48,7 +48,9 @@
  *
  * State file (socket path + ".state"): struct rs_hook_state below, written by the agent in
  * place (never unlinked and recreated, so a process that mapped it keeps seeing updates) and
- * mapped read-only (MAP_SHARED) by every hooked process. `generation` is a sequence lock: odd
+ * mapped read-only (MAP_SHARED) by every hooked process, at its first report or before it
+ * forks: a forked child reads the mapping it inherited, with no system call (a child of a
+ * process that never mapped it reads the file). `generation` is a sequence lock: odd
  * while the agent writes, readers retry until they see the same even value before and after.
  * An operation whose RS_HOOK_OP_* bit is in `sync_ops` is sent with WANT_VERDICT and waits up
  * to `deadline_ms` for the answer; every other report is fire-and-forget (non-blocking send, no
