@@ -261,6 +261,35 @@ TEST_F(hook_server, ReportsServedAtAcceptAndTheRealUidFromTheKernel) {
   EXPECT_EQ(ev->get_str(Field::kProcessHashSha256), "hash:/opt/x/forbidden");  // from identity
 }
 
+// While nobody waits for a verdict, new connections gather for 5 ms and the wake-up that ends
+// a window accepts what came meanwhile. A stream spanning many windows is served whole, and
+// once it stops the listening socket is watched again: a lone report later is served at once.
+TEST_F(hook_server, AStreamOfNewConnectionsIsTakenInWindowByWindow) {
+  start("rules: []\n");
+  constexpr uint32_t kStream = 40;
+  for (uint32_t i = 0; i < kStream; ++i) {
+    const int fd = connect_blocking();
+    auto msg = exec_message("/usr/bin/stream", false, i);
+    ASSERT_EQ(send(fd, msg.data(), msg.size(), 0), static_cast<ssize_t>(msg.size()));
+    close(fd);
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(agent_->event(kStream - 1));
+  std::this_thread::sleep_for(50ms);  // several windows with nothing new
+  const auto t0 = std::chrono::steady_clock::now();
+  const int fd = connect_blocking();
+  auto msg = exec_message("/usr/bin/lone", false, 1);
+  ASSERT_EQ(send(fd, msg.data(), msg.size(), 0), static_cast<ssize_t>(msg.size()));
+  close(fd);
+  auto ev = agent_->event(kStream);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->get_str(Field::kProcessExecutable), "/usr/bin/lone");
+  // At once: not after a window, let alone the idle loop's 1 s poll.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+  EXPECT_EQ(server_->stats().seen, kStream + 1);
+  EXPECT_EQ(server_->stats().errors, 0u);
+}
+
 TEST_F(hook_server, MalformedInputIsCountedDroppedAndHarmless) {
   start("rules: []\n");
   std::vector<std::vector<uint8_t>> garbage;

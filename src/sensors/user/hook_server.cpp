@@ -111,10 +111,12 @@ struct HookServerSensor::Impl {
   std::atomic<bool> default_allow{true};
   std::atomic<int> deadline_ms{200};
   // Nobody waits for a verdict (the policy has no user-level deny or redirect rule): new
-  // connections gather in the listen backlog for kGatherMs and are accepted with one wake-up.
+  // connections gather in the listen backlog for kGatherNs (5 ms) and are accepted with one
+  // wake-up.
   std::atomic<bool> gather{false};
   int64_t listen_rearm_ns = 0;  // the listening socket is not watched until then (0: watched)
   void watch_listen(bool on);
+  void end_gathering();
   std::thread thread;
   // One per connected process. SO_PEERCRED is read at accept; the real uid comes with each
   // message (SCM_CREDENTIALS: the listening socket has SO_PASSCRED).
@@ -135,7 +137,7 @@ struct HookServerSensor::Impl {
   Result<void> listen_socket();
   void report_losses(bool now);
   void loop();
-  void accept_all();
+  size_t accept_all();
   // Reads what the connection has; false when it was closed (peer gone, malformed input).
   bool serve(int fd, uint32_t events);
   uint32_t real_uid(Connection& c, const msghdr& msg);
@@ -222,7 +224,7 @@ void HookServerSensor::Impl::loop() {
       timeout_ms = left <= 0 ? 0 : static_cast<int>((left + 999'999) / 1'000'000);
     }
     const int n = epoll_wait(epoll_fd, events, 64, timeout_ms);
-    if (listen_rearm_ns != 0 && clock::monotonic_ns() >= listen_rearm_ns) watch_listen(true);
+    if (listen_rearm_ns != 0 && clock::monotonic_ns() >= listen_rearm_ns) end_gathering();
     report_losses(false);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -244,6 +246,17 @@ void HookServerSensor::Impl::loop() {
       }
     }
   }
+}
+
+// At the end of a gathering window, what came in meanwhile is taken in by this same wake-up;
+// the listening socket is watched again only when nothing did (a steady stream of new
+// connections then costs one wake-up per window, not two).
+void HookServerSensor::Impl::end_gathering() {
+  if (gather.load(std::memory_order_relaxed) && accept_all() > 0) {
+    listen_rearm_ns = clock::monotonic_ns() + kGatherNs;
+    return;
+  }
+  watch_listen(true);
 }
 
 void HookServerSensor::Impl::watch_listen(bool on) {
@@ -268,7 +281,8 @@ void HookServerSensor::Impl::report_losses(bool now) {
   }
 }
 
-void HookServerSensor::Impl::accept_all() {
+size_t HookServerSensor::Impl::accept_all() {
+  size_t accepted = 0;
   while (true) {
     const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
@@ -277,8 +291,9 @@ void HookServerSensor::Impl::accept_all() {
         counters.errors.fetch_add(1, std::memory_order_relaxed);
         warn("hook_server: accept: {}", errno_text(errno));
       }
-      return;
+      return accepted;
     }
+    ++accepted;
     ucred cred{};
     socklen_t len = sizeof cred;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
