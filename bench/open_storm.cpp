@@ -21,10 +21,15 @@
 //                     name), so every open is a permission event; shown for comparison
 //   empty-probes      no agent; empty eBPF programs (bpftrace) on sys_enter_openat and
 //                     sys_exit_openat: the floor any tracepoint-based recording stands on
-//   fan:deny-*        the same policies for an agent with only the fanotify file sensors (this
+//   fan:*             the same policies for an agent with only the fanotify file sensors (this
 //                     program hosts it: `open_storm run ...`, a real Agent with policy,
 //                     enrichment, JSONL sink and counters), to tell their cost from the eBPF
 //                     file sensor's
+//   bare-cached       no agent; a responder that allows every open and puts an ignore mark on
+//                     the file (this program, `--bare-cached`): the floor under any fanotify
+//                     permission mark whose allows are cached
+//   bare-deny         the same responder denying deny-content's files by inode, each time:
+//                     the floor under deny-content
 //
 // Then the first-decision latency: opens of COUNT distinct files never opened before, under a
 // deny rule's scope, each timed in the workload (p50/p99), back to back and spaced 1 ms apart
@@ -40,9 +45,11 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/fanotify.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +60,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -173,7 +181,19 @@ volatile sig_atomic_t g_bare_stop = 0;
 // (no path, no process, no policy, no event), on one thread. Called like `ringside run` with
 // `--bare DIR`: marks DIR's filesystem (the benchmark's scratch tmpfs) for FAN_OPEN_PERM,
 // writes the ready file, answers until SIGTERM; closing the group releases whatever waits.
-int bare_responder(const std::string& dir, const std::string& ready) {
+// With `cache`, it also puts an ignore mark on each file it allowed, as the agent's decision
+// cache does: every open after a file's first is then the kernel's alone, the floor under any
+// fanotify permission mark. `deny` (comma-separated paths) are denied, by inode, each time,
+// by a responder that never sleeps (it reads in a loop, yielding the CPU between reads, and so
+// takes a whole CPU): the floor under a deny rule, whose denied opens cannot be cached.
+int bare_responder(const std::string& dir, const std::string& ready, bool cache,
+                   const std::string& deny) {
+  std::set<ino_t> denied;
+  std::stringstream names(deny);
+  for (std::string name; std::getline(names, name, ',');) {
+    struct stat st {};
+    if (!name.empty() && stat(name.c_str(), &st) == 0) denied.insert(st.st_ino);
+  }
   struct sigaction sa {};
   sa.sa_handler = [](int) { g_bare_stop = 1; };
   sigaction(SIGTERM, &sa, nullptr);
@@ -188,15 +208,27 @@ int bare_responder(const std::string& dir, const std::string& ready) {
   std::ofstream(ready) << "{\"pid\": " << getpid() << "}\n";
   alignas(fanotify_event_metadata) char buf[4096];
   while (g_bare_stop == 0) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
+    if (denied.empty()) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+    }
     const ssize_t n = read(fd, buf, sizeof buf);
-    if (n <= 0) continue;
+    if (n <= 0) {
+      if (!denied.empty()) sched_yield();
+      continue;
+    }
     auto* m = reinterpret_cast<fanotify_event_metadata*>(buf);
     for (ssize_t left = n; FAN_EVENT_OK(m, left); m = FAN_EVENT_NEXT(m, left)) {
       if (m->fd < 0) continue;
-      const fanotify_response r{m->fd, FAN_ALLOW};
+      struct stat st {};
+      const bool deny_it = !denied.empty() && fstat(m->fd, &st) == 0 && denied.contains(st.st_ino);
+      const fanotify_response r{m->fd, deny_it ? FAN_DENY : FAN_ALLOW};
       if (write(fd, &r, sizeof r) != sizeof r) std::perror("open_storm bare: answer");
+      if (cache && !deny_it &&
+          fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, FAN_OPEN_PERM, m->fd, nullptr) !=
+              0) {
+        std::perror("open_storm bare: ignore mark");
+      }
       close(m->fd);
     }
   }
@@ -207,12 +239,14 @@ int bare_responder(const std::string& dir, const std::string& ready) {
 // A real agent with only the fanotify file sensors, called like `ringside run`.
 int host_fanotify_agent(int argc, char** argv) {
   for (int i = 2; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) != "--bare") continue;
-    std::string ready;
+    const std::string a = argv[i];
+    if (a != "--bare" && a != "--bare-cached") continue;
+    std::string ready, deny;
     for (int j = 2; j + 1 < argc; ++j) {
       if (std::string(argv[j]) == "--ready-file") ready = argv[j + 1];
+      if (std::string(argv[j]) == "--bare-deny") deny = argv[j + 1];
     }
-    return bare_responder(argv[i + 1], ready);
+    return bare_responder(argv[i + 1], ready, a == "--bare-cached", deny);
   }
   ringside::AgentOptions o;
   o.kernel_level = true;
@@ -275,11 +309,12 @@ std::vector<ModeResult> run_storm(const Options& o, const std::string& storm_dir
   const auto contents = make_files(storm_dir, "f", o.files);
   // 1 % of the files (at least one), spread over the set.
   const long denied = std::max(1L, o.files / 100);
-  std::string hashes, paths;
+  std::string hashes, paths, denied_paths;
   for (long k = 0; k < denied; ++k) {
     const long i = (k * o.files) / denied + o.files / (2 * denied);
     hashes += (k ? ", " : "") + ringside::sha256_hex(contents[static_cast<size_t>(i)]);
     paths += (k ? ", " : "") + file_name(storm_dir, "f", i);
+    denied_paths += (k ? "," : "") + file_name(storm_dir, "f", i);
   }
   const std::vector<std::string> kernel = {"--levels", "kernel", "--domains", "file"};
   // The fanotify-only agent reads no level or domain, but an agent mode needs arguments.
@@ -317,8 +352,15 @@ std::vector<ModeResult> run_storm(const Options& o, const std::string& storm_dir
       {"cached-allows", kernel, cached_allows, {}},
       {"deny-content", kernel, deny_content, {}},
       {"deny-path", kernel, deny_path, {}},
+      {"fan:cached-allows", fan, cached_allows, {}, o.self},
       {"fan:deny-content", fan, deny_content, {}, o.self},
       {"fan:deny-path", fan, deny_path, {}, o.self},
+      {"bare-cached", {"--bare-cached", storm_dir}, cached_allows, {}, o.self},
+      {"bare-deny",
+       {"--bare-cached", storm_dir, "--bare-deny", denied_paths},
+       deny_content,
+       {},
+       o.self},
   };
   // What the openat tracepoints cost with programs that do nothing (the floor under
   // `recorded`: the file sensor's programs sit on the same two, and fentry is refused here).
