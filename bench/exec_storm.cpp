@@ -8,7 +8,8 @@
 // per exec, the ratio to no agent, and the agent's CPU per exec (all its threads, from the
 // kernel's accounting).
 //
-//   exec_storm [--iterations N] [--rounds R] [--json FILE]
+//   exec_storm [--iterations N] [--rounds R] [--json FILE] [--only MODE,MODE...]
+//              (--only: those modes and none)
 //   exec_storm --workload N          (the workload itself)
 
 #include <sys/wait.h>
@@ -38,7 +39,7 @@ std::string read_file(const std::string& path) {
 int main(int argc, char** argv) {
   long iterations = 2000;
   int rounds = 5;
-  std::string json_out;
+  std::string json_out, only;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--workload" && i + 1 < argc)
@@ -49,8 +50,12 @@ int main(int argc, char** argv) {
       rounds = std::atoi(argv[++i]);
     } else if (a == "--json" && i + 1 < argc) {
       json_out = argv[++i];
+    } else if (a == "--only" && i + 1 < argc) {
+      only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: exec_storm [--iterations N] [--rounds R] [--json FILE]\n");
+      std::fprintf(stderr,
+                   "usage: exec_storm [--iterations N] [--rounds R] [--json FILE] "
+                   "[--only MODE,MODE...]\n");
       return 2;
     }
   }
@@ -69,7 +74,7 @@ int main(int argc, char** argv) {
   cfg.ringside = build + "/ringside";
   cfg.rounds = rounds;
   cfg.workload = {self, "--workload", std::to_string(iterations)};
-  const std::vector<ringside::lab::Mode> modes = {
+  std::vector<ringside::lab::Mode> modes = {
       {"none", {}, "", {}},
       {"kernel", {"--levels", "kernel", "--domains", "process"}, policy, {}},
       {"user",
@@ -83,6 +88,11 @@ int main(int argc, char** argv) {
        {"LD_PRELOAD=" + build + "/libringside-preload.so",
         "RINGSIDE_SOCKET=/nonexistent/ringside-exec-storm.sock"}},
   };
+  if (!only.empty()) {
+    std::erase_if(modes, [&](const ringside::lab::Mode& m) {
+      return m.name != "none" && ("," + only + ",").find("," + m.name + ",") == std::string::npos;
+    });
+  }
   std::fprintf(stderr, "exec_storm: %ld x fork+execve(/bin/true)+wait per run, %d rounds\n",
                iterations, rounds);
   std::vector<ringside::lab::ModeResult> results;
