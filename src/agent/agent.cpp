@@ -405,7 +405,7 @@ void Agent::stop() {
   }
   queue_.close();
   if (sink_thread_.joinable()) sink_thread_.join();
-  write_stats_file();
+  write_stats_file(/*final=*/true);
   for (size_t i = 0; i < sensors_.size(); ++i) {
     const SensorStats st = sensors_[i]->stats();
     log().info("sensor {}: seen {} dropped {} errors {} denied {} defaulted {}",

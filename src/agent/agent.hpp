@@ -87,7 +87,9 @@ class Agent final : public SensorContext {
   void sink_loop();
   void write_ready_file();
   void start_tamper_watch();
-  void write_stats_file() const;
+  // Rewritten only when a counter changed since the last write (an idle agent's file stays as it
+  // is: on ext4, replacing a file costs a writeback of the new one); `final` writes regardless.
+  void write_stats_file(bool final = false);
   // Atomically replaced (write a temporary file, rename), so a reader never sees half a file.
   static void write_file_atomically(const std::string& path, const std::string& text);
   void report_losses();
@@ -121,6 +123,7 @@ class Agent final : public SensorContext {
   std::shared_ptr<AgentMetrics> metrics_;
   std::unique_ptr<MetricsServer> metrics_server_;
   mutable std::mutex sink_stats_mu_;
+  std::string stats_written_;  // the stats file's text as last written (sink thread, then stop)
   std::vector<MetricsSnapshot::SinkSample> sink_samples_;
   double sink_lag_seconds_ = 0;
   int64_t watchdog_interval_ns_ = 0;  // systemd WatchdogSec / 2; 0: off

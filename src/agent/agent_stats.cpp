@@ -67,8 +67,12 @@ MetricsSnapshot Agent::metrics_snapshot() const {
   return s;
 }
 
-void Agent::write_stats_file() const {
-  if (!opts_.stats_file.empty()) write_file_atomically(opts_.stats_file, stats_json());
+void Agent::write_stats_file(bool final) {
+  if (opts_.stats_file.empty()) return;
+  std::string text = stats_json();
+  if (!final && text == stats_written_) return;
+  write_file_atomically(opts_.stats_file, text);
+  stats_written_ = std::move(text);
 }
 
 std::string Agent::stats_json() const {

@@ -22,7 +22,7 @@ struct AgentOptions {
   std::string jsonl_path;  // empty: none; "-": standard output
   std::string db_path;
   std::string ready_file;
-  std::string stats_file;       // counters as JSON, rewritten every second and at stop
+  std::string stats_file;       // counters as JSON, rewritten every second (if changed) and at stop
   bool console = true;          // human-readable lines on standard output
   bool force_fallback = false;  // use the proc connector instead of eBPF for processes
   std::string hook_socket = "/run/ringside/hook.sock";

@@ -203,9 +203,9 @@ void add_run(CLI::App& app, int& status) {
                   "Serve Prometheus metrics on this loopback address, e.g. 127.0.0.1:9464");
   cmd->add_option("--ready-file", args->ready_file,
                   "Write the sensors' states as JSON here once every selected sensor is live");
-  cmd->add_option(
-      "--stats-file", args->stats_file,
-      "Write counters (per sensor, queue, sinks) as JSON here every second and at exit");
+  cmd->add_option("--stats-file", args->stats_file,
+                  "Write counters (per sensor, queue, sinks) as JSON here every second (when one "
+                  "changed) and at exit");
   cmd->add_option("--hook-socket", args->hook_socket,
                   "Interposer socket (default $RINGSIDE_SOCKET or /run/ringside/hook.sock)");
   cmd->add_flag("--force-fallback", args->force_fallback,

@@ -97,6 +97,7 @@ class AgentProcess {
   const std::string& socket_path() const { return socket_; }
   const std::string& jsonl_path() const { return jsonl_; }
   const std::string& policy_path() const { return policy_; }
+  const std::string& stats_path() const { return stats_file_; }
   const json& ready() const { return ready_; }
   // The ready file as it is now (a restarted agent rewrites it with its own pid).
   json ready_now() const;

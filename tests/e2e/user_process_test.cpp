@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -243,6 +244,38 @@ TEST_F(user_process, AllowedBinaryStillRunsUnderADenyPolicy) {
   ASSERT_TRUE(ev);
   EXPECT_EQ(str_field(*ev, "ringside.verdict"), "allow");
   EXPECT_EQ(field(*ev, "ringside.enforcement"), nullptr);
+}
+
+// The stats file is replaced only when a counter changed: an idle agent leaves it alone, and a
+// report shows in it within about a second.
+TEST_F(user_process, TheStatsFileIsRewrittenOnlyWhenACounterChanged) {
+  start_agent();
+  // A rewrite is a new file: another inode (or the same number again) and a new time.
+  auto identity = [&] {
+    struct stat st {};
+    if (stat(agent_->stats_path().c_str(), &st) != 0) return std::pair<ino_t, int64_t>{0, 0};
+    return std::pair<ino_t, int64_t>{st.st_ino,
+                                     st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  while (identity().first == 0 && std::chrono::steady_clock::now() - t0 < 5s) {
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto idle = identity();
+  ASSERT_NE(idle.first, 0U) << agent_->log();
+  std::this_thread::sleep_for(2500ms);  // two and a half of the agent's seconds, nothing new
+  EXPECT_EQ(identity(), idle);
+
+  const RunResult r = call({"execv", Kind::kExec, false}, target_);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(hook_event("execv", target_));
+  const auto t1 = std::chrono::steady_clock::now();
+  auto seen = [&] { return agent_->stats()["sensors"]["hook_server"].value("seen", 0); };
+  while ((identity() == idle || seen() < 1) && std::chrono::steady_clock::now() - t1 < 5s) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(identity(), idle);
+  EXPECT_GE(seen(), 1);
 }
 
 // The interposer resolves the executable before the call, as the kernel will: a relative
