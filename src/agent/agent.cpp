@@ -491,6 +491,7 @@ void Agent::report_losses() {
 }
 
 void Agent::sink_loop() {
+  clock::allow_batch_slack();
   std::vector<Event> batch;
   int64_t last_expire = clock::monotonic_ns();
   while (queue_.pop_all(batch, std::chrono::milliseconds(100))) {

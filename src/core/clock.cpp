@@ -1,5 +1,6 @@
 #include "core/clock.hpp"
 
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,6 +111,11 @@ int64_t ticks_to_boot_ns(int64_t ticks) {
     return ticks < 0 ? INT64_MIN : INT64_MAX;
   }
   return ns;
+}
+
+void allow_batch_slack() {
+  // Best effort: without it the timers are merely exact.
+  (void)prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(kBatchSlackNs), 0, 0, 0);
 }
 
 }  // namespace ringside::clock

@@ -27,4 +27,10 @@ inline constexpr int64_t kEpochStepNs = 1000LL * 1000 * 1000;
 int64_t boot_ns_to_ticks(int64_t boot_ns);
 int64_t ticks_to_boot_ns(int64_t ticks);
 
+// Lets the kernel fire the calling thread's timers up to kBatchSlackNs late (PR_SET_TIMERSLACK),
+// so that they share wake-ups with other timers: for threads whose timeouts are batching periods
+// (a ring consumer's poll, the sink thread's flush), never for one that keeps a deadline.
+inline constexpr int64_t kBatchSlackNs = 20LL * 1000 * 1000;
+void allow_batch_slack();
+
 }  // namespace ringside::clock

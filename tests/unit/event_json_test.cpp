@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/prctl.h>
 
 #include <atomic>
 #include <cstdint>
@@ -151,6 +152,19 @@ TEST(Clock, ProcessStartIsTheSameWhoeverConvertsItAndWhen) {
   EXPECT_EQ(clock::start_to_realtime(INT64_MAX), INT64_MAX);
   const int64_t wall = clock::start_to_realtime(clock::boottime_ns());
   EXPECT_LT(std::llabs(wall - clock::realtime_ns()), 1000000000LL);
+}
+
+// The slack is the calling thread's: a batching thread allows it, the others keep theirs.
+TEST(Clock, BatchSlackIsTheCallingThreadsAlone) {
+  const int before = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+  int batching = 0;
+  std::thread t([&] {
+    clock::allow_batch_slack();
+    batching = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+  });
+  t.join();
+  EXPECT_EQ(batching, clock::kBatchSlackNs);
+  EXPECT_EQ(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), before);
 }
 
 TEST(Json, DecoderRejectsUnknownFields) {

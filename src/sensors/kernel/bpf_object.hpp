@@ -14,9 +14,10 @@ namespace ringside::bpf {
 
 // How long a ring consumer sleeps when no producer woke it: records are written without a
 // wake-up (ring_common.h) unless urgent or the ring fills past its threshold, so this bounds how
-// stale an unurgent record gets before it is decided and emitted. Each wake-up of a sleeping
-// thread costs tens of microseconds of CPU on a virtual machine: at 100 ms the process sensor
-// spends ~4.6 us per exec in bench/exec_storm, at 50 ms ~5.3.
+// stale an unurgent record gets before it is decided and emitted (plus the timer slack the
+// consumers allow, clock::allow_batch_slack). Each wake-up of a sleeping thread costs tens of
+// microseconds of CPU on a virtual machine: in bench/exec_storm the agent spent 4.6 us per exec
+// at 100 ms and 5.3 at 50 ms in one session, 6.2-6.4 at 100 ms and 5.5-5.7 at 250 ms in another.
 inline constexpr int kRingPollMs = 100;
 
 // Routes libbpf's messages to ringside::log() (warnings as warn, the rest as debug). Idempotent;

@@ -304,6 +304,7 @@ void FileEbpfSensor::Impl::refresh_filter() {
 }
 
 void FileEbpfSensor::Impl::run() {
+  clock::allow_batch_slack();
   while (!stopping.load(std::memory_order_relaxed)) {
     const int n = ring_buffer__poll(ring, kPollTimeoutMs);
     if (n < 0 && n != -EINTR) {

@@ -295,6 +295,7 @@ std::string NetworkEbpfSensor::Impl::rule_name(uint16_t gen, uint32_t index) {
 }
 
 void NetworkEbpfSensor::Impl::run() {
+  clock::allow_batch_slack();
   while (!stopping.load(std::memory_order_relaxed)) {
     const int n = ring_buffer__poll(ring, kPollTimeoutMs);
     if (n < 0 && n != -EINTR) {

@@ -219,6 +219,7 @@ Result<void> ProcessEbpfSensor::Impl::apply(const policy::Policy& policy) {
 }
 
 void ProcessEbpfSensor::Impl::run() {
+  clock::allow_batch_slack();
   while (!stopping.load(std::memory_order_relaxed)) {
     const int n = ring_buffer__poll(ring, kPollTimeoutMs);
     if (n < 0 && n != -EINTR) {
