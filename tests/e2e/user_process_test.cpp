@@ -1,8 +1,10 @@
 // The user-level process sensor end to end: the real agent (`ringside run --levels user`), the
 // real interposer, and for every hooked function a small program that calls it
 // (tests/e2e/programs). Each test asserts the event's fields, what the call did, or both.
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -257,10 +259,18 @@ TEST_F(user_process, TheStatsFileIsRewrittenOnlyWhenACounterChanged) {
     return std::pair<ino_t, int64_t>{st.st_ino,
                                      st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
   };
+  // Settled: the agent's own start-up events written, and the second that counted them over.
   const auto t0 = std::chrono::steady_clock::now();
-  while (identity().first == 0 && std::chrono::steady_clock::now() - t0 < 5s) {
+  auto counter = [&](const char* pointer) {
+    const json stats = agent_->stats();  // discarded while the file is not there yet
+    return stats.is_object() ? stats.value(json::json_pointer(pointer), 0) : 0;
+  };
+  auto written = [&] { return counter("/sinks/jsonl/written"); };
+  while (written() < 1 && std::chrono::steady_clock::now() - t0 < 10s) {
     std::this_thread::sleep_for(20ms);
   }
+  ASSERT_GE(written(), 1) << agent_->log();
+  std::this_thread::sleep_for(1500ms);
   const auto idle = identity();
   ASSERT_NE(idle.first, 0U) << agent_->log();
   std::this_thread::sleep_for(2500ms);  // two and a half of the agent's seconds, nothing new
@@ -270,7 +280,7 @@ TEST_F(user_process, TheStatsFileIsRewrittenOnlyWhenACounterChanged) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   ASSERT_TRUE(hook_event("execv", target_));
   const auto t1 = std::chrono::steady_clock::now();
-  auto seen = [&] { return agent_->stats()["sensors"]["hook_server"].value("seen", 0); };
+  auto seen = [&] { return counter("/sensors/hook_server/seen"); };
   while ((identity() == idle || seen() < 1) && std::chrono::steady_clock::now() - t1 < 5s) {
     std::this_thread::sleep_for(20ms);
   }
@@ -506,6 +516,49 @@ TEST_F(user_process, AForkedChildReadsTheStateItsParentMapped) {
   ASSERT_TRUE(denied) << agent_->log();
   EXPECT_EQ(str_field(*denied, "ringside.verdict"), "deny");
   EXPECT_EQ(str_field(*denied, "ringside.rule"), kDenyRule);
+}
+
+// A mapping that says no agent runs is checked against the file by name: the state file can be
+// removed and made anew under a mapping (its directory deleted between two agents), and the
+// agent that runs then writes the new one. Here the mapped file says "stopped" while a file
+// of another inode at the state path says the agent runs: the child must report.
+TEST_F(user_process, AForkedChildWhoseMappingSaysNoAgentReadsTheFile) {
+  start_agent();
+  const std::string go = dir_->file("go");
+  RunResult r;
+  std::thread parent([&] { r = run({programs() + "/fork_later", target_, target_, go}, env()); });
+  const auto first = agent_->wait_for([&](const json& ev) {
+    return str_field(ev, "ringside.hook") == "execv" && args_of(ev).size() == 2 &&
+           args_of(ev)[1] == "first";
+  });
+  EXPECT_TRUE(first) << agent_->log();
+
+  const std::string state = agent_->socket_path() + RS_HOOK_STATE_SUFFIX;
+  const std::string mapped = state + ".mapped";
+  fs::rename(state, mapped);
+  fs::copy_file(mapped, state);  // another inode, saying the agent runs
+  {
+    const int fd = ::open(mapped.c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    void* m = mmap(nullptr, sizeof(rs_hook_state), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    ASSERT_NE(m, MAP_FAILED);
+    rs_hook_state_write(static_cast<rs_hook_state*>(m), 0, 200, 0, 0);  // "no agent"
+    munmap(m, sizeof(rs_hook_state));
+  }
+  rs_hook_state_view view{};
+  rs_hook_state_read_file(state.c_str(), &view);
+  EXPECT_TRUE(view.valid && view.agent_pid == agent_->ready()["pid"].get<int>());
+  std::ofstream(go) << "go\n";
+  parent.join();
+
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(number_after(r.out, "errno"), 0) << r.out;
+  const auto second = agent_->wait_for([&](const json& ev) {
+    return str_field(ev, "ringside.hook") == "execv" && args_of(ev).size() == 2 &&
+           args_of(ev)[1] == "second";
+  });
+  EXPECT_TRUE(second) << agent_->log();
 }
 
 // Eight threads report at once over the one connection: every report arrives whole and as its

@@ -50,7 +50,9 @@
  * place (never unlinked and recreated, so a process that mapped it keeps seeing updates) and
  * mapped read-only (MAP_SHARED) by every hooked process, at its first report or before it
  * forks: a forked child reads the mapping it inherited, with no system call (a child of a
- * process that never mapped it reads the file). `generation` is a sequence lock: odd
+ * process that never mapped it, or whose mapping says no agent runs, reads the file). A child
+ * that moved to another root or mount namespace before it execs still sees the agent there and
+ * follows the fail mode when it cannot reach the socket. `generation` is a sequence lock: odd
  * while the agent writes, readers retry until they see the same even value before and after.
  * An operation whose RS_HOOK_OP_* bit is in `sync_ops` is sent with WANT_VERDICT and waits up
  * to `deadline_ms` for the answer; every other report is fire-and-forget (non-blocking send, no

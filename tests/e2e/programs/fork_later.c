@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   fflush(stdout);
   struct stat st;
   const struct timespec tick = {0, 10 * 1000 * 1000};
-  for (int i = 0; i < 1000 && stat(argv[3], &st) != 0; ++i) nanosleep(&tick, NULL);
+  for (int i = 0; i < 6000 && stat(argv[3], &st) != 0; ++i) nanosleep(&tick, NULL);
   printf("second errno=%d\n", fork_exec(argv[2], "second"));
   return 0;
 }

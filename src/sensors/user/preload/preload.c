@@ -16,9 +16,10 @@
  *     report larger than them;
  *   - the connection belongs to the process that loaded the library (g_pid). Any other pid is
  *     a child made by fork, vfork or clone, which may share our memory (vfork) or not (fork)
- *     and cannot tell which: it writes no global, reads the state file instead of mapping it,
- *     and reports on a private connection it closes right away, so SO_PEERCRED always names
- *     the process that is reporting;
+ *     and cannot tell which: it writes no global, reads the state through the mapping it
+ *     inherited (the parent maps it before it forks) or else from the file, and reports on a
+ *     private connection it closes right away, so SO_PEERCRED always names the process that is
+ *     reporting;
  *   - a descriptor the program closed or reused is recognised (device and inode) and never
  *     written to or closed;
  *   - without an agent the call proceeds (fail-open) unless the fail mode says closed.
@@ -165,12 +166,14 @@ static void state_path(struct state_path* p) {
 
 /* The process that loaded the library maps the state file once. A child reads the mapping it
  * inherited (the agent writes the file in place, so it stays current), or else the file: it
- * writes no global (a vfork child shares our memory). */
+ * writes no global (a vfork child shares our memory). A mapping that says no agent runs is
+ * checked against the file: the file may have been removed and made anew since (its directory
+ * deleted under the agent), and the new agent writes the new one. */
 static void read_state(int owner, struct rs_hook_state_view* view) {
   const struct rs_hook_state* s = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
   if (!owner && s != NULL) {
     rs_hook_state_read(s, view);
-    return;
+    if (view->valid && view->agent_pid != 0) return;
   }
   struct state_path path;
   state_path(&path);
