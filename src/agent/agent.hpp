@@ -91,7 +91,7 @@ class Agent final : public SensorContext {
   // is: on ext4, replacing a file costs a writeback of the new one); `final` writes regardless.
   void write_stats_file(bool final = false);
   // Atomically replaced (write a temporary file, rename), so a reader never sees half a file.
-  static void write_file_atomically(const std::string& path, const std::string& text);
+  static bool write_file_atomically(const std::string& path, const std::string& text);
   void report_losses();
   MetricsSnapshot metrics_snapshot() const;
   void sink_heartbeat(const std::vector<Event>& batch);

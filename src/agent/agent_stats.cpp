@@ -13,19 +13,25 @@
 namespace ringside {
 
 // Atomically replaced, so a reader never sees half a file.
-void Agent::write_file_atomically(const std::string& path, const std::string& text) {
+bool Agent::write_file_atomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
+  bool written = false;
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << text << "\n";
+    out.close();
+    written = static_cast<bool>(out);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (!written || std::rename(tmp.c_str(), path.c_str()) != 0) {
     log().error("cannot write {}: {}", path, errno_text(errno));
+    return false;
   }
+  return true;
 }
 
 // Publishes the sinks' counters for the metrics endpoint and pings systemd's watchdog: the
-// sink thread runs at least every 100 ms, so a stuck pipeline stops the pings.
+// sink thread runs about every 100 ms (timer slack: at most ~120 ms), so a stuck pipeline stops
+// the pings.
 void Agent::sink_heartbeat(const std::vector<Event>& batch) {
   if (metrics_) {
     std::vector<MetricsSnapshot::SinkSample> samples;
@@ -71,8 +77,8 @@ void Agent::write_stats_file(bool final) {
   if (opts_.stats_file.empty()) return;
   std::string text = stats_json();
   if (!final && text == stats_written_) return;
-  write_file_atomically(opts_.stats_file, text);
-  stats_written_ = std::move(text);
+  // A write that failed is tried again next second, changed or not.
+  stats_written_ = write_file_atomically(opts_.stats_file, text) ? std::move(text) : std::string();
 }
 
 std::string Agent::stats_json() const {
