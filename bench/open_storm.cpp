@@ -222,7 +222,7 @@ int bare_responder(const std::string& dir, const std::string& ready, bool cache,
       if (m->fd < 0) continue;
       struct stat st {};
       const bool deny_it = !denied.empty() && fstat(m->fd, &st) == 0 && denied.contains(st.st_ino);
-      const fanotify_response r{m->fd, deny_it ? FAN_DENY : FAN_ALLOW};
+      const fanotify_response r{m->fd, static_cast<__u32>(deny_it ? FAN_DENY : FAN_ALLOW)};
       if (write(fd, &r, sizeof r) != sizeof r) std::perror("open_storm bare: answer");
       if (cache && !deny_it &&
           fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, FAN_OPEN_PERM, m->fd, nullptr) !=
