@@ -546,10 +546,9 @@ Result<void> HookServerSensor::start(SensorContext& ctx) {
     s.state.reset();
     return r;
   }
-  s.thread = std::thread([&s] {
-    pthread_setname_np(pthread_self(), "rs-hook-server");  // for top -H, and the tests
-    s.loop();
-  });
+  s.thread = std::thread([&s] { s.loop(); });
+  // Named before start() returns (for top -H, and the tests).
+  pthread_setname_np(s.thread.native_handle(), "rs-hook-server");
   log().info("hook server listening on {}", s.socket_path);
   return ok();
 }
