@@ -521,14 +521,24 @@ TEST_F(user_process, AForkedChildReadsTheStateItsParentMapped) {
 // A mapping that says no agent runs is checked against the file by name: the state file can be
 // removed and made anew under a mapping (its directory deleted between two agents), and the
 // agent that runs then writes the new one. Here the mapped file says "stopped" while a file
-// of another inode at the state path says the agent runs: the child must report.
-TEST_F(user_process, AForkedChildWhoseMappingSaysNoAgentReadsTheFile) {
+// of another inode at the state path says the agent runs: the second exec must be reported,
+// by a forked child (the mapping it inherited) and by the process itself (posix_spawn: its
+// own mapping).
+class StaleMapping : public UserProcess, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(StaleMapping, ReadsTheFileWhenTheMappingSaysNoAgent) {
+  const bool spawn = std::string(GetParam()) == "spawn";
+  const std::string hook = spawn ? "posix_spawn" : "execv";
   start_agent();
   const std::string go = dir_->file("go");
   RunResult r;
-  std::thread parent([&] { r = run({programs() + "/fork_later", target_, target_, go}, env()); });
+  std::thread parent([&] {
+    std::vector<std::string> argv = {programs() + "/fork_later", target_, target_, go};
+    if (spawn) argv.emplace_back("spawn");
+    r = run(argv, env());
+  });
   const auto first = agent_->wait_for([&](const json& ev) {
-    return str_field(ev, "ringside.hook") == "execv" && args_of(ev).size() == 2 &&
+    return str_field(ev, "ringside.hook") == hook && args_of(ev).size() == 2 &&
            args_of(ev)[1] == "first";
   });
   EXPECT_TRUE(first) << agent_->log();
@@ -555,11 +565,14 @@ TEST_F(user_process, AForkedChildWhoseMappingSaysNoAgentReadsTheFile) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(number_after(r.out, "errno"), 0) << r.out;
   const auto second = agent_->wait_for([&](const json& ev) {
-    return str_field(ev, "ringside.hook") == "execv" && args_of(ev).size() == 2 &&
+    return str_field(ev, "ringside.hook") == hook && args_of(ev).size() == 2 &&
            args_of(ev)[1] == "second";
   });
   EXPECT_TRUE(second) << agent_->log();
 }
+
+INSTANTIATE_TEST_SUITE_P(user_process, StaleMapping, ::testing::Values("fork", "spawn"),
+                         [](const auto& test) { return std::string(test.param); });
 
 // Eight threads report at once over the one connection: every report arrives whole and as its
 // process's, or (a burst can fill the socket while the agent is busy) is counted as lost by the

@@ -1,19 +1,35 @@
 /* A parent that forks twice, the second time only once GOFILE exists: the first fork maps the
  * interposer's state file in this process (its children inherit the mapping); the test changes
  * the policy and hides the state file's name in between. The second child must still see the
- * agent's current state, through the mapping it inherited.
+ * agent's current state, through the mapping it inherited. With `spawn`, the parent runs both
+ * with posix_spawn instead, reporting them itself (its own mapping, made at the first report).
  *
- *   fork_later FIRST SECOND GOFILE    prints "first=STATUS" and "second errno=E" (0: it ran)
+ *   fork_later FIRST SECOND GOFILE [spawn]
+ *     prints "first=STATUS" and "second errno=E" (0: it ran)
  */
 #include <errno.h>
+#include <spawn.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Forks; the child runs TARGET and, when that fails, exits with the errno (0-125). */
+extern char** environ;
+static int g_spawn;
+
+/* Forks; the child runs TARGET and, when that fails, exits with the errno (0-125). With
+ * g_spawn, posix_spawn's error is the result. */
 static int fork_exec(char* target, char* arg) {
+  if (g_spawn) {
+    char* argv[] = {target, arg, NULL};
+    pid_t child = 0;
+    const int err = posix_spawn(&child, target, NULL, NULL, argv, environ);
+    if (err != 0) return err;
+    int status = 0;
+    return waitpid(child, &status, 0) == child && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
   const pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
@@ -27,10 +43,11 @@ static int fork_exec(char* target, char* arg) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: fork_later FIRST SECOND GOFILE\n");
+  if (argc != 4 && !(argc == 5 && strcmp(argv[4], "spawn") == 0)) {
+    fprintf(stderr, "usage: fork_later FIRST SECOND GOFILE [spawn]\n");
     return 2;
   }
+  g_spawn = argc == 5;
   printf("first=%d\n", fork_exec(argv[1], "first"));
   fflush(stdout);
   struct stat st;

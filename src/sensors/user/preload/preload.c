@@ -168,7 +168,8 @@ static void state_path(struct state_path* p) {
  * inherited (the agent writes the file in place, so it stays current), or else the file: it
  * writes no global (a vfork child shares our memory). A mapping that says no agent runs is
  * checked against the file: the file may have been removed and made anew since (its directory
- * deleted under the agent), and the new agent writes the new one. */
+ * deleted under the agent), and the new agent writes the new one. (File and socket hooks read
+ * the mapping alone: they run far more often, and with no agent must cost no system call.) */
 static void read_state(int owner, struct rs_hook_state_view* view) {
   const struct rs_hook_state* s = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
   if (!owner && s != NULL) {
@@ -191,6 +192,7 @@ static void read_state(int owner, struct rs_hook_state_view* view) {
     }
   }
   rs_hook_state_read(s, view);
+  if (s != NULL && (!view->valid || view->agent_pid == 0)) rs_hook_state_read_file(path.s, view);
 }
 
 static void conn_lock(void) {
