@@ -88,11 +88,7 @@ int main(int argc, char** argv) {
        {"LD_PRELOAD=" + build + "/libringside-preload.so",
         "RINGSIDE_SOCKET=/nonexistent/ringside-exec-storm.sock"}},
   };
-  if (!only.empty()) {
-    std::erase_if(modes, [&](const ringside::lab::Mode& m) {
-      return m.name != "none" && ("," + only + ",").find("," + m.name + ",") == std::string::npos;
-    });
-  }
+  ringside::lab::keep_modes(modes, only);
   std::fprintf(stderr, "exec_storm: %ld x fork+execve(/bin/true)+wait per run, %d rounds\n",
                iterations, rounds);
   std::vector<ringside::lab::ModeResult> results;

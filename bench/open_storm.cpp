@@ -397,11 +397,7 @@ std::vector<ModeResult> run_storm(const Options& o, const std::string& storm_dir
     std::erase_if(modes, [](const Mode& m) { return m.name.starts_with("interposer"); });
     js["interposer_skipped"] = skipped;
   }
-  if (!o.only.empty()) {
-    std::erase_if(modes, [&](const Mode& m) {
-      return m.name != "none" && ("," + o.only + ",").find("," + m.name + ",") == std::string::npos;
-    });
-  }
+  ringside::lab::keep_modes(modes, o.only);
   std::fprintf(stderr, "open_storm: %ld x open+close over %ld files per run, %d rounds\n",
                o.iterations, o.files, o.rounds);
   return ringside::lab::run_ab(cfg, modes);

@@ -376,4 +376,11 @@ Mode empty_probes_mode(const std::string& name, const std::vector<std::string>& 
   return m;
 }
 
+void keep_modes(std::vector<Mode>& modes, const std::string& only) {
+  if (only.empty()) return;
+  std::erase_if(modes, [&](const Mode& m) {
+    return m.name != "none" && ("," + only + ",").find("," + m.name + ",") == std::string::npos;
+  });
+}
+
 }  // namespace ringside::lab

@@ -89,4 +89,8 @@ double pair_ratio(const ModeResult& base, const ModeResult& mode);
 Mode empty_probes_mode(const std::string& name, const std::vector<std::string>& probes,
                        const std::string& dir, std::string* why_not);
 
+// A benchmark's `--only MODE,MODE...`: keeps "none" and the modes named in `only`
+// (comma-separated); all of them when `only` is empty.
+void keep_modes(std::vector<Mode>& modes, const std::string& only);
+
 }  // namespace ringside::lab

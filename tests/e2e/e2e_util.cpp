@@ -23,6 +23,7 @@ extern char** environ;
 namespace ringside::e2e {
 
 std::string build_dir() { return RINGSIDE_BUILD_DIR; }
+std::string programs() { return build_dir() + "/tests/programs"; }
 std::string source_dir() { return RINGSIDE_SOURCE_DIR; }
 bool is_root() { return geteuid() == 0; }
 

@@ -19,6 +19,8 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 std::string build_dir();
+// The small C programs the end-to-end tests run (tests/e2e/programs).
+std::string programs();
 std::string source_dir();
 bool is_root();
 

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -288,6 +289,57 @@ TEST(Exports, MetricsScrapeParsesAndMovesWithActivity) {
   EXPECT_GT(metric(second, "ringside_verdicts_total", "verdict="), verdicts_before);
   EXPECT_GT(metric(second, "ringside_decision_latency_seconds_count", ""), 0);
   EXPECT_NE(second.find("ringside_queue_depth "), std::string::npos);
+  EXPECT_EQ(agent->stop(), 0);
+}
+
+// The stats file is replaced only when a counter changed: an idle agent leaves it alone, and a
+// report shows in it within about a second.
+TEST(Exports, TheStatsFileIsRewrittenOnlyWhenACounterChanged) {
+  RINGSIDE_REQUIRE_ROOT();
+  AgentProcess::Options o;
+  o.levels = "user";  // nothing counts while no hooked program reports
+  std::string error;
+  auto agent = AgentProcess::start(o, &error);
+  ASSERT_NE(agent, nullptr) << error;
+  // A rewrite is a new file: another inode (or the same number again) and a new time.
+  auto identity = [&] {
+    struct stat st {};
+    if (stat(agent->stats_path().c_str(), &st) != 0) return std::pair<ino_t, int64_t>{0, 0};
+    return std::pair<ino_t, int64_t>{st.st_ino,
+                                     st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
+  };
+  // Settled: the agent's own start-up events written, and the second that counted them over.
+  const auto t0 = std::chrono::steady_clock::now();
+  auto counter = [&](const char* pointer) {
+    const json stats = agent->stats();  // discarded while the file is not there yet
+    return stats.is_object() ? stats.value(json::json_pointer(pointer), 0) : 0;
+  };
+  auto written = [&] { return counter("/sinks/jsonl/written"); };
+  while (written() < 1 && std::chrono::steady_clock::now() - t0 < 10s) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_GE(written(), 1) << agent->log();
+  std::this_thread::sleep_for(1500ms);
+  const auto idle = identity();
+  ASSERT_NE(idle.first, 0U) << agent->log();
+  std::this_thread::sleep_for(2500ms);  // two and a half of the agent's seconds, nothing new
+  EXPECT_EQ(identity(), idle);
+
+  const std::string target = programs() + "/hook_target";
+  const RunResult r =
+      run({programs() + "/hook_caller", "execv", target, "argv0", "one"}, agent->hook_env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(agent->wait_for([&](const json& ev) {
+    return str_field(ev, "ringside.hook") == "execv" &&
+           str_field(ev, "process.executable") == target;
+  }));
+  const auto t1 = std::chrono::steady_clock::now();
+  auto seen = [&] { return counter("/sensors/hook_server/seen"); };
+  while ((identity() == idle || seen() < 1) && std::chrono::steady_clock::now() - t1 < 5s) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(identity(), idle);
+  EXPECT_GE(seen(), 1);
   EXPECT_EQ(agent->stop(), 0);
 }
 

@@ -23,8 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string programs() { return build_dir() + "/tests/programs"; }
-
 bool has_truncated(const json& ev, const std::string& name) {
   const json* cut = field(ev, "ringside.truncated");
   return cut != nullptr && std::find(cut->begin(), cut->end(), name) != cut->end();

@@ -22,8 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string programs() { return build_dir() + "/tests/programs"; }
-
 int64_t number_after(const std::string& out, const std::string& key) {
   std::smatch m;
   if (!std::regex_search(out, m, std::regex(key + "=(-?[0-9]+)"))) return -1;

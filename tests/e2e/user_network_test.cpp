@@ -14,8 +14,6 @@
 namespace ringside::e2e {
 namespace {
 
-std::string programs() { return build_dir() + "/tests/programs"; }
-
 int64_t number_after(const std::string& out, const std::string& key) {
   std::smatch m;
   if (!std::regex_search(out, m, std::regex("(^|\\s)" + key + "=(-?[0-9]+)"))) return -1;

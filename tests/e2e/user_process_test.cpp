@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -45,8 +44,6 @@ rules:
       process.command_line: {glob: "**forbidden_target**"}
     action: deny
 )";
-
-std::string programs() { return build_dir() + "/tests/programs"; }
 
 std::string sha256_of(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -142,6 +139,15 @@ class UserProcess : public ::testing::Test {
   std::optional<json> hook_event(const std::string& hook, const std::string& exe) const {
     return agent_->wait_for([&](const json& ev) {
       return str_field(ev, "ringside.hook") == hook && str_field(ev, "process.executable") == exe;
+    });
+  }
+
+  // The report of a `hook` call whose program got one argument, `arg` (the fork programs'
+  // "first", "child", "second").
+  std::optional<json> report_with_arg(const std::string& hook, const std::string& arg) const {
+    return agent_->wait_for([&](const json& ev) {
+      return str_field(ev, "ringside.hook") == hook && args_of(ev).size() == 2 &&
+             args_of(ev)[1] == arg;
     });
   }
 
@@ -246,46 +252,6 @@ TEST_F(user_process, AllowedBinaryStillRunsUnderADenyPolicy) {
   ASSERT_TRUE(ev);
   EXPECT_EQ(str_field(*ev, "ringside.verdict"), "allow");
   EXPECT_EQ(field(*ev, "ringside.enforcement"), nullptr);
-}
-
-// The stats file is replaced only when a counter changed: an idle agent leaves it alone, and a
-// report shows in it within about a second.
-TEST_F(user_process, TheStatsFileIsRewrittenOnlyWhenACounterChanged) {
-  start_agent();
-  // A rewrite is a new file: another inode (or the same number again) and a new time.
-  auto identity = [&] {
-    struct stat st {};
-    if (stat(agent_->stats_path().c_str(), &st) != 0) return std::pair<ino_t, int64_t>{0, 0};
-    return std::pair<ino_t, int64_t>{st.st_ino,
-                                     st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
-  };
-  // Settled: the agent's own start-up events written, and the second that counted them over.
-  const auto t0 = std::chrono::steady_clock::now();
-  auto counter = [&](const char* pointer) {
-    const json stats = agent_->stats();  // discarded while the file is not there yet
-    return stats.is_object() ? stats.value(json::json_pointer(pointer), 0) : 0;
-  };
-  auto written = [&] { return counter("/sinks/jsonl/written"); };
-  while (written() < 1 && std::chrono::steady_clock::now() - t0 < 10s) {
-    std::this_thread::sleep_for(20ms);
-  }
-  ASSERT_GE(written(), 1) << agent_->log();
-  std::this_thread::sleep_for(1500ms);
-  const auto idle = identity();
-  ASSERT_NE(idle.first, 0U) << agent_->log();
-  std::this_thread::sleep_for(2500ms);  // two and a half of the agent's seconds, nothing new
-  EXPECT_EQ(identity(), idle);
-
-  const RunResult r = call({"execv", Kind::kExec, false}, target_);
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  ASSERT_TRUE(hook_event("execv", target_));
-  const auto t1 = std::chrono::steady_clock::now();
-  auto seen = [&] { return counter("/sensors/hook_server/seen"); };
-  while ((identity() == idle || seen() < 1) && std::chrono::steady_clock::now() - t1 < 5s) {
-    std::this_thread::sleep_for(20ms);
-  }
-  EXPECT_NE(identity(), idle);
-  EXPECT_GE(seen(), 1);
 }
 
 // The interposer resolves the executable before the call, as the kernel will: a relative
@@ -450,16 +416,10 @@ TEST_P(ForkSafety, TheChildReportsAsItself) {
   const int64_t parent = number_after(r.out, "parent");
   const int64_t child = number_after(r.out, "child");
   ASSERT_GT(child, 0) << r.out;
-  auto first = agent_->wait_for([&](const json& ev) {
-    return str_field(ev, "ringside.hook") == "posix_spawn" && args_of(ev).size() == 2 &&
-           args_of(ev)[1] == "first";
-  });
+  auto first = report_with_arg("posix_spawn", "first");
   ASSERT_TRUE(first);
   EXPECT_EQ(int_field(*first, "process.parent.pid"), parent);
-  auto ev = agent_->wait_for([&](const json& e) {
-    return str_field(e, "ringside.hook") == "execv" && args_of(e).size() == 2 &&
-           args_of(e)[1] == "child";
-  });
+  auto ev = report_with_arg("execv", "child");
   ASSERT_TRUE(ev) << agent_->log();
   EXPECT_EQ(int_field(*ev, "process.pid"), child);
   // Named by the child itself: it may be gone, and reaped, before the agent reads the report.
@@ -481,10 +441,7 @@ TEST_F(user_process, AForkedChildReadsTheStateItsParentMapped) {
   std::thread parent([&] {
     r = run({programs() + "/fork_later", target_, forbidden_, go}, env());
   });
-  const auto first = agent_->wait_for([&](const json& ev) {
-    return str_field(ev, "ringside.hook") == "execv" && args_of(ev).size() == 2 &&
-           args_of(ev)[1] == "first";
-  });
+  const auto first = report_with_arg("execv", "first");
   EXPECT_TRUE(first) << agent_->log();
 
   const std::string state = agent_->socket_path() + RS_HOOK_STATE_SUFFIX;
@@ -509,10 +466,7 @@ TEST_F(user_process, AForkedChildReadsTheStateItsParentMapped) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(number_after(r.out, "first"), 0) << r.out;
   EXPECT_EQ(number_after(r.out, "errno"), EACCES) << r.out;
-  auto denied = agent_->wait_for([&](const json& ev) {
-    return str_field(ev, "ringside.hook") == "execv" && args_of(ev).size() == 2 &&
-           args_of(ev)[1] == "second";
-  });
+  auto denied = report_with_arg("execv", "second");
   ASSERT_TRUE(denied) << agent_->log();
   EXPECT_EQ(str_field(*denied, "ringside.verdict"), "deny");
   EXPECT_EQ(str_field(*denied, "ringside.rule"), kDenyRule);
@@ -537,10 +491,7 @@ TEST_P(StaleMapping, ReadsTheFileWhenTheMappingSaysNoAgent) {
     if (spawn) argv.emplace_back("spawn");
     r = run(argv, env());
   });
-  const auto first = agent_->wait_for([&](const json& ev) {
-    return str_field(ev, "ringside.hook") == hook && args_of(ev).size() == 2 &&
-           args_of(ev)[1] == "first";
-  });
+  const auto first = report_with_arg(hook, "first");
   EXPECT_TRUE(first) << agent_->log();
 
   const std::string state = agent_->socket_path() + RS_HOOK_STATE_SUFFIX;
@@ -564,10 +515,7 @@ TEST_P(StaleMapping, ReadsTheFileWhenTheMappingSaysNoAgent) {
 
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(number_after(r.out, "errno"), 0) << r.out;
-  const auto second = agent_->wait_for([&](const json& ev) {
-    return str_field(ev, "ringside.hook") == hook && args_of(ev).size() == 2 &&
-           args_of(ev)[1] == "second";
-  });
+  const auto second = report_with_arg(hook, "second");
   EXPECT_TRUE(second) << agent_->log();
 }
 

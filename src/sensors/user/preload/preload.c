@@ -164,6 +164,8 @@ static void state_path(struct state_path* p) {
   rs_copy(p->s + len, RS_HOOK_STATE_SUFFIX, sizeof RS_HOOK_STATE_SUFFIX);
 }
 
+static const struct rs_hook_state* install_mapping(const char* path);
+
 /* The process that loaded the library maps the state file once. A child reads the mapping it
  * inherited (the agent writes the file in place, so it stays current), or else the file: it
  * writes no global (a vfork child shares our memory). A mapping that says no agent runs is
@@ -171,28 +173,14 @@ static void state_path(struct state_path* p) {
  * deleted under the agent), and the new agent writes the new one. (File and socket hooks read
  * the mapping alone: they run far more often, and with no agent must cost no system call.) */
 static void read_state(int owner, struct rs_hook_state_view* view) {
-  const struct rs_hook_state* s = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
-  if (!owner && s != NULL) {
-    rs_hook_state_read(s, view);
-    if (view->valid && view->agent_pid != 0) return;
-  }
   struct state_path path;
   state_path(&path);
-  if (!owner) {
-    rs_hook_state_read_file(path.s[0] != '\0' ? path.s : NULL, view);
-    return;
-  }
-  if (s == NULL && path.s[0] != '\0') {
-    s = rs_hook_state_map(path.s);
-    const struct rs_hook_state* expected = NULL;
-    if (s != NULL && !__atomic_compare_exchange_n(&g_state, &expected, s, 0, __ATOMIC_ACQ_REL,
-                                                  __ATOMIC_ACQUIRE)) {
-      rs_hook_state_unmap(s);
-      s = expected;
-    }
-  }
-  rs_hook_state_read(s, view);
-  if (s != NULL && (!view->valid || view->agent_pid == 0)) rs_hook_state_read_file(path.s, view);
+  const struct rs_hook_state* s = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
+  if (owner && s == NULL && path.s[0] != '\0') s = install_mapping(path.s);
+  rs_hook_state_read(s, view); /* no mapping: not valid */
+  if (view->valid && view->agent_pid != 0) return;
+  if (owner && s == NULL) return; /* a file that cannot be mapped cannot be read either */
+  rs_hook_state_read_file(path.s[0] != '\0' ? path.s : NULL, view);
 }
 
 static void conn_lock(void) {
@@ -473,8 +461,13 @@ static const struct rs_hook_state* state_mapping(void) {
   __atomic_store_n(&g_state_retry_ns, now_ns, __ATOMIC_RELAXED);
   struct state_path path;
   state_path(&path);
-  if (path.s[0] == '\0') return NULL;
-  s = rs_hook_state_map(path.s);
+  return path.s[0] != '\0' ? install_mapping(path.s) : NULL;
+}
+
+/* Maps the state file at `path` as this process's g_state; the mapping another thread installed
+ * first wins. NULL when the file cannot be mapped. */
+static const struct rs_hook_state* install_mapping(const char* path) {
+  const struct rs_hook_state* s = rs_hook_state_map(path);
   const struct rs_hook_state* expected = NULL;
   if (s != NULL &&
       !__atomic_compare_exchange_n(&g_state, &expected, s, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
