@@ -187,9 +187,13 @@ StringList Event::get_list(Field f) const {
 }
 
 void Event::set_origin(Level level, std::string_view sensor) {
+  set_level(level);
+  set(Field::kRingsideSensor, sensor);
+}
+
+void Event::set_level(Level level) {
   level_ = level;
   set(Field::kRingsideLevel, to_string(level));
-  set(Field::kRingsideSensor, sensor);
 }
 
 void Event::set_verdict(Verdict v, std::string_view rule) {

@@ -98,6 +98,7 @@ class Event {
 
   // Convenience for the header fields every sensor sets.
   void set_origin(Level level, std::string_view sensor);
+  void set_level(Level level);  // ringside.level alone (a decoded line may name no sensor)
   Level level() const { return level_; }
   std::optional<Verdict> verdict() const { return verdict_; }
   void set_verdict(Verdict v, std::string_view rule);

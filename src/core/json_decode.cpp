@@ -151,8 +151,9 @@ Result<Event> parse_event_json(std::string_view line) {
         if (*lvl != "user" && *lvl != "kernel") {
           return Error{"ringside.level must be kernel or user, found '" + std::string(*lvl) + "'"};
         }
-        typed.set_origin(*lvl == "user" ? Level::kUser : Level::kKernel,
-                         ev.get_str(Field::kRingsideSensor).value_or("replay"));
+        // The sensor, when the line names one, was copied above; a line without one keeps none
+        // (decoding then encoding gives the same line back).
+        typed.set_level(*lvl == "user" ? Level::kUser : Level::kKernel);
       }
       return typed;
     }

@@ -109,6 +109,22 @@ TEST(Json, RoundTripThroughDecoder) {
   EXPECT_EQ(out, again);
 }
 
+// A line that names a level and no sensor decodes to an event that names none either: the decoder
+// adds nothing the line did not say (the replay sensor names itself where a line named no sensor).
+TEST(Json, ALevelWithoutASensorRoundTrips) {
+  const std::string line =
+      R"({"@timestamp":"2020-09-13T12:26:40.000000000Z","event":{"category":"ringside",)"
+      R"("action":"tamper"},"ringside":{"level":"kernel"}})"
+      "\n";
+  auto back = parse_event_json(line);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->level(), Level::kKernel);
+  EXPECT_FALSE(back->has(Field::kRingsideSensor));
+  std::string again;
+  append_event_json(again, *back);
+  EXPECT_EQ(again, line);
+}
+
 TEST(Json, DecoderRejectsValuesOutsideTheirDomain) {
   auto bad_level = parse_event_json(
       R"({"event":{"category":"process","action":"exec"},"ringside":{"level":"kernal"}})");

@@ -48,7 +48,11 @@ void ReplaySensor::run(SensorContext& ctx) {
         std::this_thread::sleep_until(due);
       }
       Event ev = recorded;
-      if (!ev.has(Field::kRingsideLevel)) ev.set_origin(options_.level, "replay");
+      if (!ev.has(Field::kRingsideLevel)) {
+        ev.set_origin(options_.level, "replay");
+      } else if (!ev.has(Field::kRingsideSensor)) {
+        ev.set(Field::kRingsideSensor, "replay");
+      }
       counters_.seen.fetch_add(1, std::memory_order_relaxed);
       ctx.decide(ev);
       ctx.emit(std::move(ev));
