@@ -14,6 +14,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "sensors/kernel/audit_tty.hpp"
 #include "sensors/kernel/evdev.hpp"
 #include "sensors/kernel/exec_fanotify.hpp"
@@ -233,6 +234,7 @@ Result<void> Agent::start() {
   // not find the default bound still in force.
   if (opts_.on_policy) opts_.on_policy(*policy());
   sink_thread_ = std::thread([this] { sink_loop(); });
+  name_thread(sink_thread_, "rs-sink");
   const size_t loaded = processes_.load_from_proc();
   log().debug("process table seeded with {} processes", loaded);
   // Files a killed agent left immutable are released by whichever agent starts next, before

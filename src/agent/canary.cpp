@@ -17,6 +17,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 extern char** environ;  // NOLINT: the helper inherits the agent's environment
 
@@ -188,10 +189,12 @@ Result<void> Canary::start() {
   }
   port_ = ntohs(a.sin_port);
   thread_ = std::thread([this] { loop(); });
+  name_thread(thread_, "rs-canary");
   if (cfg_.fault) {
     fault_thread_ = std::thread([this] {
       if (sleep_for_ms(cfg_.fault_after_ms)) cfg_.fault();
     });
+    name_thread(fault_thread_, "rs-canary-fault");
   }
   return ok();
 }

@@ -11,6 +11,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace ringside {
 
@@ -41,6 +42,7 @@ Result<std::unique_ptr<PolicyWatcher>> PolicyWatcher::start(const std::string& p
   if (w->wake_ < 0) return errno_error("policy watch: eventfd");
   PolicyWatcher* self = w.get();
   w->thread_ = std::thread([self] { self->loop(); });
+  name_thread(w->thread_, "rs-policy-watch");
   return w;
 }
 

@@ -16,6 +16,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/result.hpp"
+#include "core/thread_name.hpp"
 
 namespace ringside {
 
@@ -83,6 +84,7 @@ void SupervisorLink::start_heartbeat() {
                    [this] { return stop_ || settings_changed_; });
     }
   });
+  name_thread(thread_, "rs-heartbeat");
 }
 
 void SupervisorLink::set_settings(int64_t bound_ms, bool restart) {

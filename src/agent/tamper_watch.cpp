@@ -15,6 +15,7 @@
 #include "core/log.hpp"
 #include "core/lost_event.hpp"
 #include "core/tamper_event.hpp"
+#include "core/thread_name.hpp"
 
 namespace ringside {
 
@@ -120,6 +121,7 @@ Result<std::unique_ptr<TamperWatch>> TamperWatch::start(const std::vector<Tamper
   if (w->wake_ < 0) return errno_error("tamper watch: eventfd");
   TamperWatch* self = w.get();
   w->thread_ = std::thread([self] { self->loop(); });
+  name_thread(w->thread_, "rs-tamper-watch");
   return w;
 }
 

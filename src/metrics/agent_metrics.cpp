@@ -1,4 +1,5 @@
 #include "metrics/agent_metrics.hpp"
+#include "core/thread_name.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -200,6 +201,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& a
   server->stop_fd_ = eventfd(0, EFD_CLOEXEC);
   if (server->stop_fd_ < 0) return errno_error("metrics: eventfd");
   server->thread_ = std::thread([s = server.get()] { s->serve(); });
+  name_thread(server->thread_, "rs-metrics");
   return server;
 }
 

@@ -5,6 +5,7 @@
 #include "core/clock.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "store/store_schema.hpp"
 
 namespace ringside {
@@ -120,6 +121,7 @@ Result<void> SqliteSink::start_checkpointer() {
   }
   sqlite3_busy_timeout(checkpoint_db_, 1000);
   checkpointer_ = std::thread([this] { checkpoint_loop(); });
+  name_thread(checkpointer_, "rs-sqlite-ckpt");
   return ok();
 }
 

@@ -16,6 +16,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "sensors/kernel/audit_netlink.hpp"
 
 namespace ringside {
@@ -234,6 +235,7 @@ Result<void> AuditTtySensor::Impl::start(SensorContext& c) {
   stopping = false;
   running = true;
   reader = std::thread([this] { run(); });
+  name_thread(reader, "rs-audit-tty");
   return ok();
 }
 

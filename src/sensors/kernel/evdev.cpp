@@ -18,6 +18,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "sensors/kernel/evdev_stream.hpp"
 #include "sensors/key_event.hpp"
 
@@ -237,6 +238,7 @@ Result<void> EvdevSensor::Impl::start(SensorContext& c) {
   stopping = false;
   running = true;
   reader = std::thread([this] { run(); });
+  name_thread(reader, "rs-evdev");
   return ok();
 }
 

@@ -12,6 +12,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace ringside::fanotify_perm {
 
@@ -109,8 +110,13 @@ Result<void> PermissionLoop::start() {
     stop_deadline_ns_ = INT64_MAX;
   }
   watchdog_ = std::thread([this] { watchdog_loop(); });
+  name_thread(watchdog_, "rs-fperm-watch");
   reader_ = std::thread([this] { reader_loop(); });
-  for (int i = 0; i < opts_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  name_thread(reader_, "rs-fperm-read");
+  for (int i = 0; i < opts_.workers; ++i) {
+    workers_.emplace_back([this] { worker_loop(); });
+    name_thread(workers_.back(), "rs-fperm-work");
+  }
   return ok();
 }
 

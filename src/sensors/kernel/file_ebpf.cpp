@@ -27,6 +27,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/lost_event.hpp"
+#include "core/thread_name.hpp"
 #include "file.skel.h"
 #include "policy/immutable_rules.hpp"
 #include "sensors/kernel/bpf/file_abi.h"
@@ -206,6 +207,7 @@ Result<void> FileEbpfSensor::Impl::start(SensorContext& c) {
   running = true;
   batch.reserve(kEmitBatch);
   consumer = std::thread([this] { run(); });
+  name_thread(consumer, "rs-file-ebpf");
   pthread_setname_np(consumer.native_handle(), "rs-file-ebpf");  // for top -H and perf
   return ok();
 }

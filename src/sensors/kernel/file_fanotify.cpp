@@ -53,6 +53,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/lost_event.hpp"
+#include "core/thread_name.hpp"
 #include "sensors/kernel/fanotify_buffer.hpp"
 #include "sensors/kernel/fanotify_marks.hpp"
 #include "sensors/kernel/fanotify_permission.hpp"
@@ -538,7 +539,9 @@ Result<void> FileFanotifySensor::start(SensorContext& ctx) {
   impl_->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (impl_->wake_fd < 0) return errno_error("eventfd");
   impl_->reader = std::thread([this] { impl_->reader_loop(); });
+  name_thread(impl_->reader, "rs-fan-read");
   impl_->drainer = std::thread([this] { impl_->drain_loop(); });
+  name_thread(impl_->drainer, "rs-fan-drain");
   return ok();
 }
 

@@ -35,6 +35,7 @@
 #include "core/log.hpp"
 #include "core/lost_event.hpp"
 #include "core/tamper_event.hpp"
+#include "core/thread_name.hpp"
 #include "network.skel.h"
 #include "policy/kernel_net_rules.hpp"
 #include "sensors/kernel/bpf/network_abi.h"
@@ -191,7 +192,7 @@ Result<void> NetworkEbpfSensor::Impl::start(SensorContext& c) {
   running = true;
   batch.reserve(kEmitBatch);
   consumer = std::thread([this] { run(); });
-  pthread_setname_np(consumer.native_handle(), "rs-net-ebpf");
+  name_thread(consumer, "rs-net-ebpf");
   return ok();
 }
 

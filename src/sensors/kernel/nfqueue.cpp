@@ -16,6 +16,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/lost_event.hpp"
+#include "core/thread_name.hpp"
 #include "sensors/kernel/flow_proc.hpp"
 #include "sensors/kernel/nfqueue_decider.hpp"
 #include "sensors/kernel/nfqueue_rules.hpp"
@@ -333,7 +334,9 @@ Result<void> NfqueueSensor::start(SensorContext& ctx) {
   m.decider = std::make_unique<NfqueueDecider>(ctx, m.owners, &m.proc_owners, m.counters);
   m.stopping = false;
   m.reader = std::thread([&m] { m.read_loop(); });
+  name_thread(m.reader, "rs-nfq-read");
   m.worker = std::thread([&m] { m.work_loop(); });
+  name_thread(m.worker, "rs-nfq-work");
   return ok();
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace ringside {
 
@@ -102,6 +103,7 @@ Result<void> OrigDstServer::start(const std::string& path, OrigDstLookup lookup)
   m.path = path;
   m.lookup = std::move(lookup);
   m.thread = std::thread([&m] { m.run(); });
+  name_thread(m.thread, "rs-origdst");
   pthread_setname_np(m.thread.native_handle(), "rs-origdst");
   return ok();
 }

@@ -20,6 +20,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/lost_event.hpp"
+#include "core/thread_name.hpp"
 #include "sensors/kernel/late_kill.hpp"
 #include "sensors/kernel/process_records.hpp"
 
@@ -196,6 +197,7 @@ Result<void> ProcConnectorSensor::Impl::start(SensorContext& c) {
   stopping = false;
   running = true;
   reader = std::thread([this] { run(); });
+  name_thread(reader, "rs-proc-conn");
   return ok();
 }
 

@@ -21,6 +21,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/lost_event.hpp"
+#include "core/thread_name.hpp"
 #include "policy/kernel_exec_rules.hpp"
 #include "process.skel.h"
 #include "process_lsm.skel.h"
@@ -167,6 +168,7 @@ Result<void> ProcessEbpfSensor::Impl::start(SensorContext& c) {
   stopping = false;
   running = true;
   consumer = std::thread([this] { run(); });
+  name_thread(consumer, "rs-proc-ebpf");
   return ok();
 }
 

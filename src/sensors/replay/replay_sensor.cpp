@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/json_decode.hpp"
+#include "core/thread_name.hpp"
 
 namespace ringside {
 
@@ -31,6 +32,7 @@ Result<std::unique_ptr<ReplaySensor>> ReplaySensor::from_jsonl(const std::string
 
 Result<void> ReplaySensor::start(SensorContext& ctx) {
   thread_ = std::thread([this, &ctx] { run(ctx); });
+  name_thread(thread_, "rs-replay");
   return ok();
 }
 

@@ -23,6 +23,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/lost_event.hpp"
+#include "core/thread_name.hpp"
 #include "policy/cidr.hpp"
 #include "sensors/pending_verdict.hpp"
 #include "sensors/user/hook_decoder.hpp"
@@ -548,7 +549,7 @@ Result<void> HookServerSensor::start(SensorContext& ctx) {
   }
   s.thread = std::thread([&s] { s.loop(); });
   // Named before start() returns (for top -H, and the tests).
-  pthread_setname_np(s.thread.native_handle(), "rs-hook-server");
+  name_thread(s.thread, "rs-hook-server");
   log().info("hook server listening on {}", s.socket_path);
   return ok();
 }

@@ -17,6 +17,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "sensors/key_event.hpp"
 #include "sensors/key_translator.hpp"
 
@@ -219,6 +220,7 @@ Result<void> X11Sensor::Impl::start(SensorContext& c) {
   stopping = false;
   running = true;
   reader = std::thread([this] { run(); });
+  name_thread(reader, "rs-x11");
   return ok();
 }
 
