@@ -297,9 +297,14 @@ std::vector<ModeResult> run_ab(const AbConfig& cfg, const std::vector<Mode>& mod
         std::filesystem::remove_all(dir, ec);
         throw;
       }
+      const Sample& last = results[i].samples.back();
       char line[160];
-      std::snprintf(line, sizeof line, "  round %d/%d %-10s %.3f s", r + 1, cfg.rounds,
-                    modes[i].name.c_str(), results[i].samples.back().wall_ns / 1e9);
+      const int n = std::snprintf(line, sizeof line, "  round %d/%d %-10s %.3f s", r + 1,
+                                  cfg.rounds, modes[i].name.c_str(), last.wall_ns / 1e9);
+      if (last.agent_cpu_ns > 0 && n > 0 && static_cast<size_t>(n) < sizeof line) {
+        std::snprintf(line + n, sizeof line - static_cast<size_t>(n), ", agent CPU %.1f ms",
+                      last.agent_cpu_ns / 1e6);
+      }
       if (cfg.progress) {
         cfg.progress(line);
       } else {
