@@ -277,7 +277,7 @@ int64_t server_wakeups() {
   return -1;
 }
 
-// While nobody waits for a verdict, new connections gather for 5 ms and are accepted as the
+// While nobody waits for a verdict, new connections gather for 20 ms and are accepted as the
 // window ends. A stream spanning many windows is served whole, with about one wake-up per
 // window; once it stops the listening socket is watched again: the idle server sleeps, and a
 // lone report later is served at once.
@@ -299,17 +299,19 @@ TEST_F(hook_server, AStreamOfNewConnectionsIsTakenInWindowByWindow) {
   const int64_t windows = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - stream_start)
                               .count() /
-                          5;
+                          HookServerSensor::kGatherMs;
   std::cout << kStream << " connections 1 ms apart: " << during << " wake-ups of the server in "
             << windows << " windows\n";
   // Without gathering, one wake-up per connection; with it, about one per window.
   EXPECT_LT(during, static_cast<int64_t>(kStream) / 2);
   EXPECT_LE(during, windows + windows / 2 + 3);
 
-  std::this_thread::sleep_for(50ms);  // several windows with nothing new: watched again
+  // Several windows with nothing new: the listening socket is watched again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5 * HookServerSensor::kGatherMs));
   const int64_t quiet = server_wakeups();
   std::this_thread::sleep_for(300ms);
-  // Idle it sleeps in epoll_wait (1 s); a window timer left running would wake it 60 times.
+  // Idle it sleeps in epoll_wait (1 s); a window timer left running would wake it 300 ms /
+  // kGatherMs times (15).
   EXPECT_LE(server_wakeups() - quiet, 3);
 
   const auto t0 = std::chrono::steady_clock::now();

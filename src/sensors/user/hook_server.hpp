@@ -20,6 +20,10 @@ class HookServerSensor final : public Sensor {
   explicit HookServerSensor(std::string socket_path, uint32_t report_ops = 0);
   ~HookServerSensor() override;
 
+  // While nobody waits for a verdict, new connections gather in the listen backlog this long
+  // and are accepted with one wake-up (reports then reach the pipeline up to this much later).
+  static constexpr int64_t kGatherMs = 20;
+
   std::string_view name() const override { return "hook_server"; }
   std::string_view mechanism() const override { return "preload"; }
   Level level() const override { return Level::kUser; }
