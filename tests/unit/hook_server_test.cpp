@@ -262,17 +262,20 @@ TEST_F(hook_server, ReportsServedAtAcceptAndTheRealUidFromTheKernel) {
   EXPECT_EQ(ev->get_str(Field::kProcessHashSha256), "hash:/opt/x/forbidden");  // from identity
 }
 
-// How many times the server's thread (named rs-hook-server) has been switched in: its wake-ups.
+// How many times the server's thread (named rs-hook-server) went to sleep and was woken: its
+// voluntary context switches (being preempted on a busy machine is not a wake-up).
 int64_t server_wakeups() {
   for (const auto& task : fs::directory_iterator("/proc/self/task")) {
     std::ifstream comm(task.path() / "comm");
     std::string name;
     std::getline(comm, name);
     if (name != "rs-hook-server") continue;
-    std::ifstream schedstat(task.path() / "schedstat");
-    int64_t on_cpu = 0, waiting = 0, slices = -1;
-    schedstat >> on_cpu >> waiting >> slices;
-    return slices;
+    std::ifstream status(task.path() / "status");
+    const std::string key = "voluntary_ctxt_switches:";
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind(key, 0) == 0) return std::stoll(line.substr(key.size()));
+    }
+    return -1;
   }
   return -1;
 }
