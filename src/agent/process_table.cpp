@@ -29,18 +29,21 @@ std::string read_small_file(const std::string& path) {
   return out;
 }
 
-// The numbers after "Uid:" or "Gid:" in /proc/PID/status (real, effective, ...).
-void read_ids(std::string_view status, std::string_view key, uint32_t* real, uint32_t* eff) {
+// The numbers after "Uid:" or "Gid:" in /proc/PID/status (real, effective, ...); false when
+// the line or its first number is missing.
+bool read_ids(std::string_view status, std::string_view key, uint32_t* real, uint32_t* eff) {
   size_t at = status.find(key);
-  if (at == std::string_view::npos) return;
+  if (at == std::string_view::npos) return false;
   std::string_view rest = status.substr(at + key.size());
   auto next = [&rest](uint32_t* out) {
     while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
     auto r = std::from_chars(rest.data(), rest.data() + rest.size(), *out);
     rest.remove_prefix(static_cast<size_t>(r.ptr - rest.data()));
+    return r.ec == std::errc();
   };
-  next(real);
+  const bool found = next(real);
   if (eff != nullptr) next(eff);
+  return found;
 }
 
 std::string read_link(const std::string& path) {
@@ -95,6 +98,13 @@ std::optional<ProcessInfo> read_proc_process(int32_t pid, const std::string& pro
   read_ids(status, "\nUid:", &p.uid, &p.euid);
   read_ids(status, "\nGid:", &p.gid, nullptr);
   return p;
+}
+
+std::optional<uint32_t> read_proc_real_uid(int32_t pid, const std::string& proc_root) {
+  uint32_t uid = 0;
+  const std::string status = read_small_file(proc_root + "/" + std::to_string(pid) + "/status");
+  if (!read_ids(status, "\nUid:", &uid, nullptr)) return std::nullopt;
+  return uid;
 }
 
 size_t ProcessTable::load_from_proc() {

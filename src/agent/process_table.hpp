@@ -43,6 +43,8 @@ struct ProcessBrief {
 // Arguments (cmdline) are read only when asked for.
 std::optional<ProcessInfo> read_proc_process(int32_t pid, const std::string& proc_root = "/proc",
                                              bool with_args = true);
+// The real uid of a live process, from /proc/PID/status; empty when it is gone or unreadable.
+std::optional<uint32_t> read_proc_real_uid(int32_t pid, const std::string& proc_root = "/proc");
 
 class ProcessTable {
  public:

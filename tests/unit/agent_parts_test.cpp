@@ -33,6 +33,12 @@ TEST(ProcessTable, ReadsOwnProcessFromProc) {
   EXPECT_FALSE(read_proc_process(-5));
 }
 
+TEST(ProcessTable, ReadsARealUidFromProc) {
+  EXPECT_EQ(read_proc_real_uid(getpid()), getuid());
+  EXPECT_FALSE(read_proc_real_uid(-5));
+  EXPECT_FALSE(read_proc_real_uid(getpid(), "/nonexistent"));
+}
+
 TEST(ProcessTable, ForkExecExitAndPidReuse) {
   ProcessTable t("/nonexistent");
   ProcessInfo parent;

@@ -1,6 +1,5 @@
 #include "sensors/user/hook_server.hpp"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
@@ -20,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/process_table.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/lost_event.hpp"
@@ -34,44 +34,15 @@ namespace ringside {
 
 namespace {
 
-// The kernel caps the backlog at net.core.somaxconn (4096 by default).
+// New connections wait in the listen backlog for up to one gathering window
+// (HookServerSensor::kGatherMs): 4096 in 20 ms is 200 000 new reporters a second before a
+// connect fails (and the reporter counts its report as unsent); the kernel caps the backlog at
+// net.core.somaxconn (4096 by default). Established connections are served at once.
 constexpr int kListenBacklog = 4096;
-// How long new connections wait to be accepted together (HookServerSensor::kGatherMs). They
-// wait in the listen backlog meanwhile: 4096 of them in 20 ms is 200 000 new reporters a second
-// before a connect fails (and the reporter counts its report as unsent). Each wake-up of the
-// server thread costs tens of microseconds of CPU on a virtual machine: 20 ms windows took the
-// agent's CPU per exec report from 9.0 to 7.8 us against 5 ms ones (exec_storm, 10 000 execs,
-// 5 rounds), with the same wall time for the workload. Established connections are served at
-// once.
 constexpr int64_t kGatherNs = HookServerSensor::kGatherMs * 1'000'000;
 constexpr size_t kMaxConnections = 8192;
 constexpr int kMessagesPerWakeup = 64;  // then serve the other connections
 constexpr int64_t kWarningsPerSecond = 5;
-
-// Real uid of a live process (SO_PEERCRED reports the effective one), from the "Uid:" line of
-// /proc/PID/status: real, effective, saved, filesystem. Only for a message that came without
-// SCM_CREDENTIALS, which carry the same for free.
-std::optional<uint32_t> real_uid_of(int32_t pid) {
-  const std::string path = "/proc/" + std::to_string(pid) + "/status";
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  char buf[4096];
-  const ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return std::nullopt;
-  const std::string_view status(buf, static_cast<size_t>(n));
-  const size_t at = status.find("\nUid:");
-  if (at == std::string_view::npos) return std::nullopt;
-  uint32_t uid = 0;
-  size_t i = at + 5;
-  while (i < status.size() && (status[i] == ' ' || status[i] == '\t')) ++i;
-  const size_t digits = i;
-  for (; i < status.size() && status[i] >= '0' && status[i] <= '9'; ++i) {
-    uid = uid * 10 + static_cast<uint32_t>(status[i] - '0');
-  }
-  if (i == digits) return std::nullopt;
-  return uid;
-}
 
 uint8_t wire_verdict(Verdict v) {
   switch (v) {
@@ -355,7 +326,8 @@ uint32_t HookServerSensor::Impl::real_uid(Connection& c, const msghdr& msg) {
   }
   if (uid) return *uid;
   if (!c.proc_uid) {
-    c.proc_uid = c.peer.pid > 0 ? real_uid_of(c.peer.pid).value_or(c.peer.euid) : c.peer.euid;
+    c.proc_uid =
+        c.peer.pid > 0 ? read_proc_real_uid(c.peer.pid).value_or(c.peer.euid) : c.peer.euid;
   }
   return *c.proc_uid;
 }

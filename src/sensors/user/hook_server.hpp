@@ -22,6 +22,9 @@ class HookServerSensor final : public Sensor {
 
   // While nobody waits for a verdict, new connections gather in the listen backlog this long
   // and are accepted with one wake-up (reports then reach the pipeline up to this much later).
+  // Each wake-up costs tens of microseconds of CPU on a virtual machine: 20 ms windows took the
+  // agent's CPU per exec report from 9.0 to 7.8 us against 5 ms ones, at the same wall time
+  // (bench/exec_storm).
   static constexpr int64_t kGatherMs = 20;
 
   std::string_view name() const override { return "hook_server"; }
