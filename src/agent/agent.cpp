@@ -58,12 +58,18 @@ void block_agent_signals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+namespace {
+// Every policy installed by any agent in this process gets the next number.
+std::atomic<uint64_t> g_policy_installs{0};
+}  // namespace
+
 Agent::Agent(AgentOptions options, std::shared_ptr<const policy::Policy> policy)
     : opts_(std::move(options)),
       policy_(std::move(policy)),
       hashes_(kHashCacheEntries, policy_->settings().hash_max_bytes),
       queue_(opts_.queue_capacity,
              std::max<size_t>(1, std::min(kSinkWakeDepth, opts_.queue_capacity / 4))) {
+  policy_generation_.store(g_policy_installs.fetch_add(1) + 1, std::memory_order_release);
   env_.sha256_of = [this](std::string_view path) { return hashes_.sha256_of_path(path); };
   for (const std::string* f : {&opts_.agent_binary, &opts_.policy_path, &opts_.jsonl_path,
                                &opts_.db_path, &opts_.stats_file, &opts_.ready_file}) {
@@ -370,6 +376,7 @@ Result<void> Agent::reload_policy() {
   {
     std::lock_guard lock(policy_mu_);
     policy_ = std::move(pol).value();
+    policy_generation_.store(g_policy_installs.fetch_add(1) + 1, std::memory_order_release);
   }
   if (opts_.on_policy) opts_.on_policy(*policy());
   log().info("policy reloaded from {}", opts_.policy_path);
@@ -426,6 +433,18 @@ void Agent::stop() {
 std::shared_ptr<const policy::Policy> Agent::policy() const {
   std::lock_guard lock(policy_mu_);
   return policy_;
+}
+
+const policy::Policy& Agent::policy_for_this_thread() const {
+  struct Copy {
+    uint64_t generation = 0;
+    std::shared_ptr<const policy::Policy> policy;
+  };
+  // Generations are unique across agents, so one equal to the agent's is that agent's policy.
+  thread_local Copy copy;
+  const uint64_t generation = policy_generation_.load(std::memory_order_acquire);
+  if (copy.generation != generation) copy = {generation, policy()};
+  return *copy.policy;
 }
 
 bool Agent::is_agent_file(std::string_view path) const {

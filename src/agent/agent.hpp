@@ -78,6 +78,9 @@ class Agent final : public SensorContext {
 
   // Fills fields a sensor did not have from the process table and the hash cache.
   void enrich(Event& ev);
+  // The policy decide() uses: this thread's copy, refreshed when a policy was installed since
+  // (no lock and no reference count per event, as policy() takes).
+  const policy::Policy& policy_for_this_thread() const;
 
  private:
   std::optional<Event> stamp(Event& ev);
@@ -104,6 +107,9 @@ class Agent final : public SensorContext {
   std::vector<std::string> agent_files_;  // absolute: binary, policy, outputs
   mutable std::mutex policy_mu_;
   std::shared_ptr<const policy::Policy> policy_;
+  // Which installation policy_ is, unique across agents in the process (threads' copies compare
+  // it); set under policy_mu_.
+  std::atomic<uint64_t> policy_generation_{0};
   policy::EvalEnv env_;
 
   ProcessTable processes_;

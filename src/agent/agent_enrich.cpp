@@ -106,8 +106,7 @@ policy::Decision Agent::decide(Event& ev) {
   }
   const int64_t t0 = metrics_ ? clock::monotonic_ns() : 0;
   enrich(ev);
-  const auto pol = policy();
-  const policy::Decision d = pol->evaluate(ev, ev.level(), env_);
+  const policy::Decision d = policy_for_this_thread().evaluate(ev, ev.level(), env_);
   ev.set_verdict(d.verdict, d.rule != nullptr ? std::string_view(d.rule->name) : "");
   if (metrics_) {
     metrics_->record_decision(ev.level(), d.verdict,
