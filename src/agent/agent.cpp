@@ -476,7 +476,7 @@ void Agent::emit(Event&& ev) {
   if (tamper) emit(std::move(*tamper));
 }
 
-void Agent::emit_all(std::vector<Event>& batch) {
+void Agent::emit_all(EventBatch& batch) {
   std::vector<Event> tampers;
   for (Event& ev : batch) {
     if (auto tamper = stamp(ev)) tampers.push_back(std::move(*tamper));
@@ -513,15 +513,17 @@ void Agent::report_losses() {
 
 void Agent::sink_loop() {
   clock::allow_batch_slack();
-  std::vector<Event> batch;
+  std::vector<EventBatch> batches;
   int64_t last_expire = clock::monotonic_ns();
-  while (queue_.pop_all(batch, std::chrono::milliseconds(100))) {
-    for (const Event& ev : batch) {
-      for (auto& sink : sinks_) sink->write(ev);
+  while (queue_.pop_all(batches, std::chrono::milliseconds(100))) {
+    for (const EventBatch& batch : batches) {
+      for (const Event& ev : batch) {
+        for (auto& sink : sinks_) sink->write(ev);
+      }
     }
     report_losses();
     for (auto& sink : sinks_) sink->flush();
-    sink_heartbeat(batch);
+    sink_heartbeat(batches);
     const int64_t now = clock::monotonic_ns();
     if (now - last_expire > 1000000000) {
       processes_.expire(clock::realtime_ns(), kExitedGraceNs);

@@ -69,7 +69,7 @@ class Agent final : public SensorContext {
   // SensorContext
   policy::Decision decide(Event& ev) override;
   void emit(Event&& ev) override;
-  void emit_all(std::vector<Event>& batch) override;
+  void emit_all(EventBatch& batch) override;
   ProcessTable& processes() override { return processes_; }
   std::shared_ptr<const policy::Policy> policy() const override;
   bool is_agent_file(std::string_view path) const override;
@@ -97,7 +97,7 @@ class Agent final : public SensorContext {
   static bool write_file_atomically(const std::string& path, const std::string& text);
   void report_losses();
   MetricsSnapshot metrics_snapshot() const;
-  void sink_heartbeat(const std::vector<Event>& batch);
+  void sink_heartbeat(const std::vector<EventBatch>& batches);
   // agent_canary.cpp: the canary heartbeat (settings.canary) and its fault injection.
   Result<void> start_canary();
   std::vector<CanaryCheck> plan_canary(bool helper_preloaded) const;

@@ -32,7 +32,7 @@ bool Agent::write_file_atomically(const std::string& path, const std::string& te
 // Publishes the sinks' counters for the metrics endpoint and pings systemd's watchdog: the
 // sink thread runs about every 100 ms (timer slack: at most ~120 ms), so a stuck pipeline stops
 // the pings.
-void Agent::sink_heartbeat(const std::vector<Event>& batch) {
+void Agent::sink_heartbeat(const std::vector<EventBatch>& batches) {
   if (metrics_) {
     std::vector<MetricsSnapshot::SinkSample> samples;
     for (const auto& s : sinks_) {
@@ -40,9 +40,9 @@ void Agent::sink_heartbeat(const std::vector<Event>& batch) {
     }
     std::lock_guard lock(sink_stats_mu_);
     sink_samples_ = std::move(samples);
-    if (!batch.empty()) {
+    if (!batches.empty() && !batches.back().empty()) {
       sink_lag_seconds_ =
-          static_cast<double>(clock::realtime_ns() - batch.back().timestamp_ns()) / 1e9;
+          static_cast<double>(clock::realtime_ns() - batches.back().back().timestamp_ns()) / 1e9;
     }
   }
   if (watchdog_interval_ns_ > 0) {

@@ -1,25 +1,39 @@
 #include "agent/event_queue.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace ringside {
 
 void EventQueue::note_depth_locked() {
-  if (items_.size() > max_depth_.load(std::memory_order_relaxed)) {
-    max_depth_.store(items_.size(), std::memory_order_relaxed);
+  if (depth_ > max_depth_.load(std::memory_order_relaxed)) {
+    max_depth_.store(depth_, std::memory_order_relaxed);
   }
+}
+
+EventBatch EventQueue::spare_locked() {
+  if (spares_.empty()) return {};
+  EventBatch b = std::move(spares_.back());
+  spares_.pop_back();
+  return b;
 }
 
 bool EventQueue::push(Event&& ev) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
-    if (closed_ || items_.size() >= capacity_) {
+    if (closed_ || depth_ >= capacity_) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
-    items_.push_back(std::move(ev));
-    wake = items_.size() == wake_depth_;
+    // Single events join a batch of their own at the end, so the order of arrival holds.
+    if (!last_is_loose_) {
+      batches_.push_back(spare_locked());
+      last_is_loose_ = true;
+    }
+    batches_.back().push(std::move(ev));
+    ++depth_;
+    wake = depth_ == wake_depth_;
     note_depth_locked();
   }
   pushed_.fetch_add(1, std::memory_order_relaxed);
@@ -27,36 +41,43 @@ bool EventQueue::push(Event&& ev) {
   return true;
 }
 
-size_t EventQueue::push_all(std::vector<Event>& batch) {
+size_t EventQueue::push_all(EventBatch& batch) {
+  const size_t offered = batch.size();
   size_t queued = 0;
   bool wake = false;
   {
     std::lock_guard lock(mu_);
-    const size_t before = items_.size();
-    if (!closed_) {
-      queued = std::min(batch.size(), capacity_ > before ? capacity_ - before : 0);
-      if (before == 0 && queued == batch.size()) {
-        items_.swap(batch);  // the common case: the sink took everything; no event is moved
-      } else {
-        for (size_t i = 0; i < queued; ++i) items_.push_back(std::move(batch[i]));
-      }
+    const size_t before = depth_;
+    if (!closed_) queued = std::min(offered, capacity_ > before ? capacity_ - before : 0);
+    if (queued > 0) {
+      batch.truncate(queued);  // in order: what did not fit is the newest
+      batches_.push_back(std::move(batch));
+      last_is_loose_ = false;
+      depth_ += queued;
+      batch = spare_locked();
     }
-    wake = before < wake_depth_ && items_.size() >= wake_depth_;
+    wake = before < wake_depth_ && depth_ >= wake_depth_;
     note_depth_locked();
   }
-  if (queued < batch.size()) dropped_.fetch_add(batch.size() - queued, std::memory_order_relaxed);
+  if (queued < offered) dropped_.fetch_add(offered - queued, std::memory_order_relaxed);
   pushed_.fetch_add(queued, std::memory_order_relaxed);
-  batch.clear();
+  batch.clear();  // when nothing was queued: the same events, stale now
   if (wake) cv_.notify_one();
   return queued;
 }
 
-bool EventQueue::pop_all(std::vector<Event>& out, std::chrono::milliseconds timeout) {
-  out.clear();
+bool EventQueue::pop_all(std::vector<EventBatch>& out, std::chrono::milliseconds timeout) {
+  for (EventBatch& b : out) b.clear();  // outside the lock: may free large arenas
   std::unique_lock lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return closed_ || items_.size() >= wake_depth_; });
-  // The emptied batch vector keeps its capacity and becomes the queue's: no allocation.
-  out.swap(items_);
+  for (EventBatch& b : out) {
+    if (spares_.size() >= kSpareBatches) break;
+    spares_.push_back(std::move(b));
+  }
+  out.clear();
+  cv_.wait_for(lock, timeout, [&] { return closed_ || depth_ >= wake_depth_; });
+  out.swap(batches_);
+  depth_ = 0;
+  last_is_loose_ = false;
   return !(closed_ && out.empty());
 }
 
@@ -70,7 +91,7 @@ void EventQueue::close() {
 
 size_t EventQueue::depth() const {
   std::lock_guard lock(mu_);
-  return items_.size();
+  return depth_;
 }
 
 }  // namespace ringside

@@ -56,13 +56,29 @@ std::vector<std::string> StringList::to_vector() const {
   return out;
 }
 
-Event::Event(EventType type, int64_t timestamp_ns) : type_(type) {
-  arena_.reserve(kArenaReserve);
+Event::Event(EventType type, int64_t timestamp_ns) { reset(type, timestamp_ns); }
+
+void Event::reset(EventType type, int64_t timestamp_ns) {
+  type_ = type;
+  level_ = Level::kKernel;
+  verdict_.reset();
+  // Slots of absent fields are never read (every getter checks present_ first): they keep
+  // whatever they held.
+  present_ = {};
+  arena_.clear();
+  if (arena_.capacity() < kArenaReserve) arena_.reserve(kArenaReserve);
   static_assert(field_index(Field::kTimestamp) >= 0);
   assert(kFieldInfo[field_index(Field::kTimestamp)].slot == kTimestampSlot);
   set(Field::kTimestamp, timestamp_ns);
   mark(index_of(Field::kEventCategory));
   mark(index_of(Field::kEventAction));
+}
+
+void Event::release_arena_above(size_t bytes) {
+  if (arena_.capacity() > bytes) {
+    present_ = {};
+    std::string().swap(arena_);
+  }
 }
 
 std::string_view Event::category() const {
@@ -107,16 +123,22 @@ void Event::set(Field f, std::string_view value) {
   mark(index_of(f));
 }
 
-void Event::set(Field f, std::initializer_list<std::string_view> values) {
-  clear(f);
-  for (std::string_view v : values) append(f, v);
+void Event::start_list(Field f) {
+  const auto& fi = info(f);
+  assert(fi.type == FieldType::kStrings);
+  if (fi.type != FieldType::kStrings) return;
+  lists_[fi.slot] = Span{static_cast<uint32_t>(arena_.size()), 0};
   mark(index_of(f));
 }
 
+void Event::set(Field f, std::initializer_list<std::string_view> values) {
+  start_list(f);
+  for (std::string_view v : values) append(f, v);
+}
+
 void Event::set(Field f, const std::vector<std::string>& values) {
-  clear(f);
+  start_list(f);
   for (const auto& v : values) append(f, v);
-  mark(index_of(f));
 }
 
 void Event::append(Field f, std::string_view value) {
@@ -150,7 +172,7 @@ void Event::append(Field f, std::string_view value) {
 }
 
 void Event::set_nul_separated(Field f, std::string_view blob) {
-  clear(f);
+  start_list(f);
   size_t start = 0;
   while (start < blob.size()) {
     size_t end = blob.find('\0', start);
@@ -158,7 +180,6 @@ void Event::set_nul_separated(Field f, std::string_view blob) {
     append(f, blob.substr(start, end - start));
     start = end + 1;
   }
-  mark(index_of(f));
 }
 
 std::optional<int64_t> Event::get_int(Field f) const {

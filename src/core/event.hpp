@@ -58,6 +58,12 @@ class Event {
  public:
   Event() = default;
   Event(EventType type, int64_t timestamp_ns);
+  // Makes this the event Event(type, timestamp_ns) would be, keeping the arena's allocation
+  // (an event reused in place, see EventBatch).
+  void reset(EventType type, int64_t timestamp_ns);
+  // Frees the string arena when its allocation is larger than `bytes` (it holds no field then:
+  // for an event about to be reused).
+  void release_arena_above(size_t bytes);
 
   EventType type() const { return type_; }
   std::string_view category() const;
@@ -117,6 +123,8 @@ class Event {
   void mark(int index) { present_[index / 64] |= uint64_t{1} << (index % 64); }
   bool marked(int index) const { return ((present_[index / 64] >> (index % 64)) & 1U) != 0; }
   Span store(std::string_view s);
+  // Makes `f` present as an empty list at the end of the arena.
+  void start_list(Field f);
 
   EventType type_{};
   Level level_ = Level::kKernel;

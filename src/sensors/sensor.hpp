@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/event.hpp"
+#include "core/event_batch.hpp"
 #include "core/file_identity.hpp"
 #include "core/result.hpp"
 #include "policy/policy.hpp"
@@ -50,8 +51,9 @@ class SensorContext {
   virtual policy::Decision decide(Event& ev) = 0;
   // Hands a finished event to the sinks. Never blocks; a full queue is counted as a drop.
   virtual void emit(Event&& ev) = 0;
-  // The same for a batch (one hand-over instead of one per event); leaves `batch` empty.
-  virtual void emit_all(std::vector<Event>& batch) {
+  // The same for a batch (one hand-over instead of one per event); leaves `batch` empty, possibly
+  // with stale events to build the next ones in (EventBatch::next).
+  virtual void emit_all(EventBatch& batch) {
     for (Event& ev : batch) emit(std::move(ev));
     batch.clear();
   }

@@ -105,6 +105,15 @@ TEST(HashCache, HashesCachesAndNoticesChanges) {
   std::filesystem::remove(path);
 }
 
+// Every queued event, oldest first, across the batches pop_all returned.
+std::vector<int64_t> timestamps(const std::vector<EventBatch>& batches) {
+  std::vector<int64_t> out;
+  for (const EventBatch& b : batches) {
+    for (const Event& ev : b) out.push_back(ev.timestamp_ns());
+  }
+  return out;
+}
+
 TEST(EventQueue, DropsAndCountsWhenFull) {
   EventQueue q(2);
   EXPECT_TRUE(q.push(Event(EventType::kProcessFork, 1)));
@@ -112,51 +121,115 @@ TEST(EventQueue, DropsAndCountsWhenFull) {
   EXPECT_FALSE(q.push(Event(EventType::kProcessFork, 3)));
   EXPECT_EQ(q.dropped(), 1u);
   EXPECT_EQ(q.max_depth(), 2u);
-  std::vector<Event> out;
+  EXPECT_EQ(q.depth(), 2u);
+  std::vector<EventBatch> out;
   EXPECT_TRUE(q.pop_all(out, std::chrono::milliseconds(0)));
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[1].timestamp_ns(), 2);
+  EXPECT_EQ(timestamps(out), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(q.depth(), 0u);
   q.close();
   EXPECT_FALSE(q.pop_all(out, std::chrono::milliseconds(0)));
   EXPECT_FALSE(q.push(Event(EventType::kProcessFork, 4)));
 }
 
 // A batch goes in whole while there is room; what does not fit is dropped and counted, in
-// order, and the batch vector is left empty either way.
+// order, and the caller's batch is left empty either way.
 TEST(EventQueue, BatchFillsToCapacityAndCountsTheRest) {
   EventQueue q(3);
-  std::vector<Event> batch;
-  batch.emplace_back(EventType::kProcessFork, 1);
-  batch.emplace_back(EventType::kProcessFork, 2);
+  EventBatch batch;
+  batch.next().reset(EventType::kProcessFork, 1);
+  batch.next().reset(EventType::kProcessFork, 2);
   EXPECT_EQ(q.push_all(batch), 2u);  // into an empty queue
   EXPECT_TRUE(batch.empty());
-  batch.emplace_back(EventType::kProcessFork, 3);
-  batch.emplace_back(EventType::kProcessFork, 4);
+  batch.next().reset(EventType::kProcessFork, 3);
+  batch.next().reset(EventType::kProcessFork, 4);
   EXPECT_EQ(q.push_all(batch), 1u);  // one place left
   EXPECT_TRUE(batch.empty());
   EXPECT_EQ(q.dropped(), 1u);
   EXPECT_EQ(q.pushed(), 3u);
-  std::vector<Event> out;
+  std::vector<EventBatch> out;
   EXPECT_TRUE(q.pop_all(out, std::chrono::milliseconds(0)));
-  ASSERT_EQ(out.size(), 3u);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(out[i].timestamp_ns(), i + 1);
+  EXPECT_EQ(timestamps(out), (std::vector<int64_t>{1, 2, 3}));
   q.close();
-  batch.emplace_back(EventType::kProcessFork, 5);
+  batch.next().reset(EventType::kProcessFork, 5);
   EXPECT_EQ(q.push_all(batch), 0u);
+  EXPECT_TRUE(batch.empty());
   EXPECT_EQ(q.dropped(), 2u);
+}
+
+// Single events and batches come out in the order they went in.
+TEST(EventQueue, SingleEventsAndBatchesKeepTheirOrder) {
+  EventQueue q(100);
+  EventBatch batch;
+  q.push(Event(EventType::kProcessFork, 1));
+  q.push(Event(EventType::kProcessFork, 2));
+  batch.next().reset(EventType::kProcessFork, 3);
+  q.push_all(batch);
+  q.push(Event(EventType::kProcessFork, 4));
+  batch.next().reset(EventType::kProcessFork, 5);
+  batch.next().reset(EventType::kProcessFork, 6);
+  q.push_all(batch);
+  std::vector<EventBatch> out;
+  EXPECT_TRUE(q.pop_all(out, std::chrono::milliseconds(0)));
+  EXPECT_EQ(timestamps(out), (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
+}
+
+// What the sink thread wrote comes back to the producers: the next batch a producer gets holds
+// the written events, and building in them reuses their arenas (no allocation); an arena grown
+// past EventBatch::kKeepArenaBytes is released instead.
+TEST(EventQueue, WrittenEventsComeBackForReuse) {
+  EventQueue q(100);
+  EventBatch batch;
+  Event& small = batch.next();
+  small.reset(EventType::kProcessExec, 1);
+  small.set(Field::kProcessExecutable, "/usr/bin/true");
+  Event& large = batch.next();
+  large.reset(EventType::kProcessExec, 2);
+  large.set(Field::kProcessExecutable, std::string(2 * EventBatch::kKeepArenaBytes, 'x'));
+  const std::string_view kept = *small.get_str(Field::kProcessExecutable);
+  q.push_all(batch);
+
+  std::vector<EventBatch> out;
+  ASSERT_TRUE(q.pop_all(out, std::chrono::milliseconds(0)));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].size(), 2u);
+  // Written; the next pop_all hands them back, and a producer's next push_all gets them.
+  ASSERT_TRUE(q.pop_all(out, std::chrono::milliseconds(0)));
+  EXPECT_TRUE(out.empty());
+  batch.next().reset(EventType::kProcessFork, 3);
+  q.push_all(batch);
+  EXPECT_TRUE(batch.empty());
+  Event& reused = batch.next();
+  reused.reset(EventType::kProcessFork, 4);
+  EXPECT_FALSE(reused.has(Field::kProcessExecutable));  // none of the old event's fields
+  reused.set(Field::kProcessExecutable, "/usr/bin/false");
+  EXPECT_EQ(reused.get_str(Field::kProcessExecutable)->data(), kept.data());  // same arena
+  Event& fresh = batch.next();
+  fresh.reset(EventType::kProcessFork, 5);
+  EXPECT_FALSE(fresh.has(Field::kProcessExecutable));
 }
 
 TEST(EventQueue, ManyProducersNothingLostBelowCapacity) {
   EventQueue q(1 << 20);
   std::vector<std::thread> producers;
   for (int t = 0; t < 4; ++t) {
-    producers.emplace_back([&q] {
-      for (int i = 0; i < 10000; ++i) q.push(Event(EventType::kProcessExec, i));
+    producers.emplace_back([&q, t] {
+      EventBatch batch;
+      for (int i = 0; i < 10000; ++i) {
+        if (t % 2 == 0) {
+          q.push(Event(EventType::kProcessExec, i));
+        } else {
+          batch.next().reset(EventType::kProcessExec, i);
+          if (batch.size() == 64) q.push_all(batch);
+        }
+      }
+      q.push_all(batch);
     });
   }
   size_t got = 0;
-  std::vector<Event> out;
-  while (got < 40000 && q.pop_all(out, std::chrono::milliseconds(100))) got += out.size();
+  std::vector<EventBatch> out;
+  while (got < 40000 && q.pop_all(out, std::chrono::milliseconds(100))) {
+    got += timestamps(out).size();
+  }
   for (auto& p : producers) p.join();
   EXPECT_EQ(got, 40000u);
   EXPECT_EQ(q.dropped(), 0u);

@@ -46,6 +46,43 @@ TEST(Event, NulSeparatedArgs) {
             (std::vector<std::string>{"ls", "-l", "/tmp"}));
 }
 
+// An event reset in place (EventBatch reuse) is the event a fresh one would be: none of the old
+// fields, lists started empty whatever the old ones held, the same JSON.
+TEST(Event, ResetHoldsNoneOfTheOldFields) {
+  Event used(EventType::kProcessExec, 7);
+  used.set_origin(Level::kUser, "preload");
+  used.set(Field::kProcessPid, int64_t{42});
+  used.set(Field::kProcessExecutable, "/usr/bin/old");
+  used.set_nul_separated(Field::kProcessArgs, std::string_view("a\0b\0c", 5));
+  used.set(Field::kRingsideAncestors, {"/sbin/init", "/usr/bin/bash"});
+  used.set_verdict(Verdict::kDeny, "old-rule");
+
+  auto fill = [](Event& ev) {
+    ev.set_origin(Level::kKernel, "ebpf");
+    ev.set(Field::kRingsideAncestors, {});  // an empty list first, then appended to
+    ev.append(Field::kRingsideAncestors, "/usr/bin/sh");
+    ev.set_nul_separated(Field::kProcessArgs, std::string_view("x", 1));
+    ev.set(Field::kProcessExecutable, "/usr/bin/new");
+  };
+  used.reset(EventType::kProcessFork, 9);
+  fill(used);
+  Event fresh(EventType::kProcessFork, 9);
+  fill(fresh);
+
+  EXPECT_FALSE(used.has(Field::kProcessPid));
+  EXPECT_FALSE(used.verdict().has_value());
+  EXPECT_FALSE(used.has(Field::kRingsideRule));
+  EXPECT_EQ(used.level(), Level::kKernel);
+  EXPECT_EQ(used.get_list(Field::kRingsideAncestors).to_vector(),
+            std::vector<std::string>{"/usr/bin/sh"});
+  EXPECT_EQ(used.get_list(Field::kProcessArgs).to_vector(), std::vector<std::string>{"x"});
+  std::string a;
+  std::string b;
+  append_event_json(a, used);
+  append_event_json(b, fresh);
+  EXPECT_EQ(a, b);
+}
+
 TEST(Json, NestedEcsShape) {
   Event ev(EventType::kProcessExec, 1'700'000'000'000'000'001);
   ev.set_origin(Level::kKernel, "ebpf");

@@ -158,7 +158,7 @@ struct FileEbpfSensor::Impl {
     std::string path;
   };
   std::unordered_map<uint32_t, Executable> executables;  // consumer thread only
-  std::vector<Event> batch;  // decided, not yet emitted (consumer thread only)
+  EventBatch batch;  // decided, not yet emitted (consumer thread only)
   LossChannel ring_losses{Level::kKernel, "ebpf", "file_ebpf.ring", LossAccuracy::kExact};
   // Operations whose entry state found no room in the in-flight map: their exit is not reported.
   LossChannel pending_losses{Level::kKernel, "ebpf", "file_ebpf.pending", LossAccuracy::kExact};
@@ -355,7 +355,7 @@ void FileEbpfSensor::Impl::handle(const void* data, size_t size) {
         rec->fixed->ret == -EPERM && d.rule != nullptr && policy::immutable_enforceable(*d.rule);
     ev.set(Field::kRingsideEnforcement, refused ? "blocked" : "none");
   }
-  batch.push_back(std::move(ev));
+  batch.push(std::move(ev));
   if (batch.size() >= kEmitBatch) flush();
 }
 
@@ -411,10 +411,10 @@ void FileEbpfSensor::Impl::check_losses(bool now) {
   last_loss_check = t;
   const rs_rec_file_counters k = kernel_counters();
   if (auto ev = ring_losses.report(k.ringbuf_full, "ring buffer full")) {
-    batch.push_back(std::move(*ev));
+    batch.push(std::move(*ev));
   }
   if (auto ev = pending_losses.report(k.pending_full, "too many operations in flight")) {
-    batch.push_back(std::move(*ev));
+    batch.push(std::move(*ev));
   }
 }
 

@@ -138,7 +138,7 @@ struct NetworkEbpfSensor::Impl {
   std::unordered_map<uint32_t, Waiting> verdicts;  // by thread; consumer only
   // Executables by (pid, start time in clock ticks); consumer only, forgotten when large.
   std::map<std::pair<uint32_t, int64_t>, std::string> executables;
-  std::vector<Event> batch;
+  EventBatch batch;
   LossChannel ring_losses{Level::kKernel, "ebpf", "network_ebpf.ring", LossAccuracy::kExact};
   // Operations whose entry state found no room in the in-flight map: their exit is not reported.
   LossChannel pending_losses{Level::kKernel, "ebpf", "network_ebpf.pending", LossAccuracy::kExact};
@@ -343,7 +343,7 @@ void NetworkEbpfSensor::Impl::check_links() {
       ev.set(Field::kRingsideMessage, what + "; attaching again failed: " + r.error().message);
     }
   }
-  batch.push_back(std::move(ev));
+  batch.push(std::move(ev));
 }
 
 void NetworkEbpfSensor::Impl::flush() { ctx->emit_all(batch); }
@@ -433,7 +433,7 @@ void NetworkEbpfSensor::Impl::finish(Event ev, const rs_rec_net_op& rec,
     // Seen after the fact: blocking was for the socket programs or NFQUEUE.
     ev.set(Field::kRingsideEnforcement, "none");
   }
-  batch.push_back(std::move(ev));
+  batch.push(std::move(ev));
   if (batch.size() >= kEmitBatch) flush();
 }
 
@@ -478,10 +478,10 @@ void NetworkEbpfSensor::Impl::check_losses(bool now) {
   last_loss_check = t;
   const rs_rec_net_counters k = kernel_counters();
   if (auto ev = ring_losses.report(k.ringbuf_full, "ring buffer full")) {
-    batch.push_back(std::move(*ev));
+    batch.push(std::move(*ev));
   }
   if (auto ev = pending_losses.report(k.args_full, "too many operations in flight")) {
-    batch.push_back(std::move(*ev));
+    batch.push(std::move(*ev));
   }
 }
 

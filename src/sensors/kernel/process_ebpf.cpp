@@ -101,6 +101,7 @@ struct ProcessEbpfSensor::Impl {
   void malformed(const Error& e);
   void check_losses(bool now = false);
   void emit_later(Event&& ev);
+  void emitted();  // after an event was built in batch.next(): hands the batch on when full
   void flush();
   std::string rule_name(uint16_t generation, uint32_t index);
   rs_rec_counters kernel_counters() const;
@@ -123,7 +124,7 @@ struct ProcessEbpfSensor::Impl {
   uint16_t generation = 0;
   std::deque<std::pair<uint16_t, std::vector<std::string>>> names;  // newest last
 
-  std::vector<Event> batch;  // decided, not yet emitted (consumer thread only)
+  EventBatch batch;  // decided, not yet emitted (consumer thread only)
   LossChannel ring_losses{Level::kKernel, "ebpf", "process_ebpf.ring", LossAccuracy::kExact};
   int64_t last_loss_check = 0;
   bool warned_malformed = false;
@@ -237,7 +238,11 @@ void ProcessEbpfSensor::Impl::run() {
 }
 
 void ProcessEbpfSensor::Impl::emit_later(Event&& ev) {
-  batch.push_back(std::move(ev));
+  batch.push(std::move(ev));
+  emitted();
+}
+
+void ProcessEbpfSensor::Impl::emitted() {
   if (batch.size() >= kEmitBatch) flush();
 }
 
@@ -271,17 +276,21 @@ void ProcessEbpfSensor::Impl::malformed(const Error& e) {
   }
 }
 
+// Each event is built where it is handed on from (EventBatch::next): no move, and in steady
+// state no allocation.
 void ProcessEbpfSensor::Impl::on_fork(const rs_rec_fork& r) {
-  Event ev = process_records::fork_event(r);
+  Event& ev = batch.next();
+  process_records::fork_event(r, ev);
   ctx->processes().on_fork(static_cast<int32_t>(r.pid), static_cast<int32_t>(r.ppid),
                            clock::boot_ns_to_ticks(static_cast<int64_t>(r.start_boot_ns)),
                            clock::boot_ns_to_ticks(static_cast<int64_t>(r.parent_start_boot_ns)));
   ctx->decide(ev);
-  emit_later(std::move(ev));
+  emitted();
 }
 
 void ProcessEbpfSensor::Impl::on_exec(const process_records::ExecRecord& r) {
-  Event ev = process_records::exec_event(r);
+  Event& ev = batch.next();
+  process_records::exec_event(r, ev);
   const auto pid = static_cast<int32_t>(r.fixed->pid);
   const int64_t ticks = clock::boot_ns_to_ticks(static_cast<int64_t>(r.fixed->start_boot_ns));
   // An exec the LSM refused never happened: the caller keeps its image.
@@ -312,7 +321,7 @@ void ProcessEbpfSensor::Impl::on_exec(const process_records::ExecRecord& r) {
   } else {
     ev.set(Field::kEventOutcome, "success");
   }
-  emit_later(std::move(ev));
+  emitted();
 }
 
 void ProcessEbpfSensor::Impl::on_exit(const rs_rec_exit& r) {
@@ -320,10 +329,11 @@ void ProcessEbpfSensor::Impl::on_exit(const rs_rec_exit& r) {
   const int64_t ticks = clock::boot_ns_to_ticks(static_cast<int64_t>(r.start_boot_ns));
   // Two threads of a group exiting at once may both report the group's end.
   if (ctx->processes().exited(pid, ticks)) return;
-  Event ev = process_records::exit_event(r);
+  Event& ev = batch.next();
+  process_records::exit_event(r, ev);
   ctx->decide(ev);  // before on_exit, so that enrichment finds the process still alive
   ctx->processes().on_exit(pid, ticks, ev.timestamp_ns());
-  emit_later(std::move(ev));
+  emitted();
 }
 
 std::string ProcessEbpfSensor::Impl::rule_name(uint16_t gen, uint32_t index) {

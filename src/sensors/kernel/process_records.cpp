@@ -127,20 +127,19 @@ std::vector<std::string_view> truncated_fields(uint16_t bits) {
   return out;
 }
 
-Event fork_event(const rs_rec_fork& r) {
-  Event ev(EventType::kProcessFork, wall(r.ts_boot_ns));
+void fork_event(const rs_rec_fork& r, Event& ev) {
+  ev.reset(EventType::kProcessFork, wall(r.ts_boot_ns));
   ev.set_origin(Level::kKernel, kSensor);
   ev.set(Field::kProcessPid, static_cast<int64_t>(r.pid));
   ev.set(Field::kProcessParentPid, static_cast<int64_t>(r.ppid));
   ev.set(Field::kProcessStart, clock::start_to_realtime(static_cast<int64_t>(r.start_boot_ns)));
   ev.set(Field::kUserId, static_cast<int64_t>(r.uid));
   ev.set(Field::kEventOutcome, "success");
-  return ev;
 }
 
-Event exec_event(const ExecRecord& r) {
+void exec_event(const ExecRecord& r, Event& ev) {
   const rs_rec_exec& f = *r.fixed;
-  Event ev(EventType::kProcessExec, wall(f.ts_boot_ns));
+  ev.reset(EventType::kProcessExec, wall(f.ts_boot_ns));
   ev.set_origin(Level::kKernel, kSensor);
   ev.set(Field::kProcessPid, static_cast<int64_t>(f.pid));
   ev.set(Field::kProcessParentPid, static_cast<int64_t>(f.ppid));
@@ -160,11 +159,10 @@ Event exec_event(const ExecRecord& r) {
   if (!r.cwd.empty()) ev.set(Field::kProcessWorkingDirectory, r.cwd);
   if (!r.filename.empty()) ev.set(Field::kRingsideFileRequestedPath, r.filename);
   for (std::string_view t : truncated_fields(f.truncated)) ev.append(Field::kRingsideTruncated, t);
-  return ev;
 }
 
-Event exit_event(const rs_rec_exit& r) {
-  Event ev(EventType::kProcessExit, wall(r.ts_boot_ns));
+void exit_event(const rs_rec_exit& r, Event& ev) {
+  ev.reset(EventType::kProcessExit, wall(r.ts_boot_ns));
   ev.set_origin(Level::kKernel, kSensor);
   ev.set(Field::kProcessPid, static_cast<int64_t>(r.pid));
   ev.set(Field::kProcessParentPid, static_cast<int64_t>(r.ppid));
@@ -172,6 +170,23 @@ Event exit_event(const rs_rec_exit& r) {
   ev.set(Field::kUserId, static_cast<int64_t>(r.uid));
   ev.set(Field::kProcessExitCode, exit_code_from_status(r.exit_code));
   ev.set(Field::kEventOutcome, "success");
+}
+
+Event fork_event(const rs_rec_fork& r) {
+  Event ev;
+  fork_event(r, ev);
+  return ev;
+}
+
+Event exec_event(const ExecRecord& r) {
+  Event ev;
+  exec_event(r, ev);
+  return ev;
+}
+
+Event exit_event(const rs_rec_exit& r) {
+  Event ev;
+  exit_event(r, ev);
   return ev;
 }
 

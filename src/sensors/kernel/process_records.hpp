@@ -48,6 +48,10 @@ std::vector<std::string_view> truncated_fields(uint16_t bits);
 Event fork_event(const rs_rec_fork& r);
 Event exec_event(const ExecRecord& r);
 Event exit_event(const rs_rec_exit& r);
+// The same built in `ev` (Event::reset first), for an event reused in place (EventBatch::next).
+void fork_event(const rs_rec_fork& r, Event& ev);
+void exec_event(const ExecRecord& r, Event& ev);
+void exit_event(const rs_rec_exit& r, Event& ev);
 
 // The process-table view of an exec (start time in /proc clock ticks).
 ProcessInfo process_info(const ExecRecord& r);
