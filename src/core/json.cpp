@@ -22,31 +22,6 @@ constexpr auto kPlain = [] {
   return t;
 }();
 
-// Whether all eight bytes of x are plain (kPlain), without a branch per byte: no byte below
-// 0x20, none with the high bit set, and none equal to 0x7F, '"' or '\\'.
-constexpr uint64_t kOnes = 0x0101010101010101ULL;
-constexpr uint64_t kHighs = 0x8080808080808080ULL;
-constexpr bool has_zero_byte(uint64_t v) { return ((v - kOnes) & ~v & kHighs) != 0; }
-constexpr bool all_plain(uint64_t x) {
-  const bool below_space = ((x - kOnes * 0x20) & ~x & kHighs) != 0;
-  return !below_space && (x & kHighs) == 0 && !has_zero_byte(x ^ (kOnes * 0x7F)) &&
-         !has_zero_byte(x ^ (kOnes * '"')) && !has_zero_byte(x ^ (kOnes * '\\'));
-}
-
-// Checked at compile time: every byte value, at every position among plain bytes, gives the
-// same answer as the table.
-static_assert([] {
-  for (int b = 0; b < 256; ++b) {
-    for (int pos = 0; pos < 8; ++pos) {
-      uint64_t x = kOnes * 'a';
-      x &= ~(uint64_t{0xFF} << (8 * pos));
-      x |= static_cast<uint64_t>(b) << (8 * pos);
-      if (all_plain(x) != kPlain[static_cast<size_t>(b)]) return false;
-    }
-  }
-  return true;
-}());
-
 // Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not valid.
 size_t utf8_sequence_length(std::string_view s, size_t i) {
   const auto b0 = static_cast<unsigned char>(s[i]);
@@ -124,10 +99,11 @@ void Writer::put_string(std::string_view s) {
   char* p = cur_;
   *p++ = '"';
   size_t i = 0;
-  while (i < s.size()) {
+  const size_t n = s.size();
+  while (i < n) {
     // Sixteen plain bytes at a time (most paths, names and arguments are plain ASCII): a byte
     // below 0x20 or with the high bit set compares below 0x20 as a signed char.
-    while (i + 16 <= s.size()) {
+    while (i + 16 <= n) {
       const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
       const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
                                                         _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7F))),
@@ -138,22 +114,13 @@ void Writer::put_string(std::string_view s) {
       p += 16;
       i += 16;
     }
-    // Then eight.
-    while (i + 8 <= s.size()) {
-      uint64_t x = 0;
-      std::memcpy(&x, s.data() + i, 8);
-      if (!all_plain(x)) break;
-      std::memcpy(p, &x, 8);
-      p += 8;
-      i += 8;
-    }
-    if (i >= s.size()) break;
+    // Then byte by byte to the next byte to escape or the end of this block of sixteen (the
+    // tail of the string, or the block the loop above stopped at): a short string, the most
+    // common kind, costs one pass of this loop.
+    const size_t stop = std::min(n, i + 16);
+    while (i < stop && kPlain[static_cast<unsigned char>(s[i])]) *p++ = s[i++];
+    if (i == stop) continue;
     const auto c = static_cast<unsigned char>(s[i]);
-    if (kPlain[c]) {
-      *p++ = static_cast<char>(c);
-      ++i;
-      continue;
-    }
     const char* esc = nullptr;
     switch (c) {
       case '"':
@@ -191,17 +158,17 @@ void Writer::put_string(std::string_view s) {
       ++i;
       continue;
     }
-    const size_t n = utf8_sequence_length(s, i);
-    if (n == 0) {
+    const size_t len = utf8_sequence_length(s, i);
+    if (len == 0) {
       // U+FFFD REPLACEMENT CHARACTER
       *p++ = static_cast<char>(0xEF);
       *p++ = static_cast<char>(0xBF);
       *p++ = static_cast<char>(0xBD);
       ++i;
     } else {
-      std::memcpy(p, s.data() + i, n);
-      p += n;
-      i += n;
+      std::memcpy(p, s.data() + i, len);
+      p += len;
+      i += len;
     }
   }
   *p++ = '"';
