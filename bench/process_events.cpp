@@ -117,7 +117,11 @@ void BM_ForkExecExit(benchmark::State& state) {
     process_records::fork_event(*fork, fe);
     table.on_fork(static_cast<int32_t>(pid), static_cast<int32_t>(parent),
                   clock::boot_ns_to_ticks(static_cast<int64_t>(start)),
-                  clock::boot_ns_to_ticks(static_cast<int64_t>(parent_start)));
+                  clock::boot_ns_to_ticks(static_cast<int64_t>(parent_start)),
+                  [&fe](const ProcessInfo& child) {
+                    fe.set(Field::kProcessExecutable, child.executable);
+                    fe.set(Field::kProcessParentExecutable, child.executable);
+                  });
     agent->decide(fe);
 
     const auto words = exec_record(pid, start);
@@ -150,9 +154,9 @@ void BM_ForkExecExit(benchmark::State& state) {
     }
     Event& xe = batch.next();
     process_records::exit_event(*exit, xe);
-    agent->decide(xe);
     table.on_exit(static_cast<int32_t>(pid), clock::boot_ns_to_ticks(static_cast<int64_t>(start)),
                   xe.timestamp_ns());
+    agent->decide(xe);
     // Like the sensor, hand events on in batches (once per ring poll), not one by one.
     if (batch.size() >= 240) agent->emit_all(batch);
     // Keep the table the size it has at a real exec rate (the agent keeps exited processes

@@ -123,7 +123,7 @@ size_t ProcessTable::load_from_proc() {
   return found.size();
 }
 
-void ProcessTable::insert_locked(ProcessInfo info) {
+const ProcessInfo& ProcessTable::insert_locked(ProcessInfo info) {
   info.args.clear();
   info.args.shrink_to_fit();
   auto [it, fresh] = procs_.try_emplace(info.pid);
@@ -131,22 +131,28 @@ void ProcessTable::insert_locked(ProcessInfo info) {
   if (fresh) {
     slot.newest = std::move(info);
     ++count_;
-  } else if (slot.newest.start_ticks == info.start_ticks) {
+    return slot.newest;
+  }
+  if (slot.newest.start_ticks == info.start_ticks) {
     slot.newest = std::move(info);
-  } else if (slot.newest.start_ticks < info.start_ticks) {  // the pid was reused
+    return slot.newest;
+  }
+  if (slot.newest.start_ticks < info.start_ticks) {  // the pid was reused
     slot.older.push_back(std::move(slot.newest));
     slot.newest = std::move(info);
     ++count_;
-  } else {  // an earlier incarnation reported late
-    for (ProcessInfo& o : slot.older) {
-      if (o.start_ticks == info.start_ticks) {
-        o = std::move(info);
-        return;
-      }
-    }
-    slot.older.push_back(std::move(info));
-    ++count_;
+    return slot.newest;
   }
+  // An earlier incarnation reported late.
+  for (ProcessInfo& o : slot.older) {
+    if (o.start_ticks == info.start_ticks) {
+      o = std::move(info);
+      return o;
+    }
+  }
+  slot.older.push_back(std::move(info));
+  ++count_;
+  return slot.older.back();
 }
 
 const ProcessInfo* ProcessTable::find_locked(int32_t pid) const {
@@ -173,9 +179,8 @@ const ProcessInfo* ProcessTable::find_locked(int32_t pid, int64_t start, int64_t
   return p;
 }
 
-void ProcessTable::on_fork(int32_t pid, int32_t ppid, int64_t start_ticks,
-                           int64_t parent_start_ticks) {
-  std::unique_lock lock(mu_);
+const ProcessInfo& ProcessTable::fork_locked(int32_t pid, int32_t ppid, int64_t start_ticks,
+                                             int64_t parent_start_ticks) {
   ProcessInfo child;
   const ProcessInfo* parent = find_locked(ppid, parent_start_ticks);
   if (parent == nullptr) parent = find_locked(ppid);
@@ -184,7 +189,7 @@ void ProcessTable::on_fork(int32_t pid, int32_t ppid, int64_t start_ticks,
   child.ppid = ppid;
   child.start_ticks = start_ticks;
   child.exit_ns = 0;
-  insert_locked(std::move(child));
+  return insert_locked(std::move(child));
 }
 
 void ProcessTable::on_exec(ProcessInfo info) {
@@ -192,13 +197,14 @@ void ProcessTable::on_exec(ProcessInfo info) {
   insert_locked(std::move(info));
 }
 
-void ProcessTable::on_exit(int32_t pid, int64_t start_ticks, int64_t when_ns) {
+bool ProcessTable::on_exit(int32_t pid, int64_t start_ticks, int64_t when_ns) {
   std::unique_lock lock(mu_);
   ProcessInfo* p = find_locked(pid, start_ticks);
-  if (p != nullptr && p->exit_ns == 0) {
-    p->exit_ns = when_ns;
-    exited_.push_back({when_ns, Key{pid, start_ticks}});
-  }
+  if (p == nullptr) return true;
+  if (p->exit_ns != 0) return false;
+  p->exit_ns = when_ns;
+  exited_.push_back({when_ns, Key{pid, start_ticks}});
+  return true;
 }
 
 std::optional<ProcessInfo> ProcessTable::find(int32_t pid) const {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -56,9 +57,21 @@ class ProcessTable {
   size_t load_from_proc();
 
   // A new process: it inherits its parent's image, arguments, directory and credentials.
-  void on_fork(int32_t pid, int32_t ppid, int64_t start_ticks, int64_t parent_start_ticks);
+  void on_fork(int32_t pid, int32_t ppid, int64_t start_ticks, int64_t parent_start_ticks) {
+    on_fork(pid, ppid, start_ticks, parent_start_ticks, [](const ProcessInfo&) {});
+  }
+  // The same, calling `made(const ProcessInfo& child)` under the same lock (a sensor fills its
+  // fork event from it without a lookup of its own).
+  template <class Made>
+  void on_fork(int32_t pid, int32_t ppid, int64_t start_ticks, int64_t parent_start_ticks,
+               Made&& made) {
+    std::unique_lock lock(mu_);
+    made(fork_locked(pid, ppid, start_ticks, parent_start_ticks));
+  }
   void on_exec(ProcessInfo info);
-  void on_exit(int32_t pid, int64_t start_ticks, int64_t when_ns);
+  // False when (pid, start) is known and its exit was already reported (two threads of a group
+  // ending at once may both report the group's end).
+  bool on_exit(int32_t pid, int64_t start_ticks, int64_t when_ns);
 
   std::optional<ProcessInfo> find(int32_t pid) const;
   std::optional<ProcessInfo> find(int32_t pid, int64_t start_ticks) const;
@@ -123,7 +136,10 @@ class ProcessTable {
   ProcessInfo* find_locked(int32_t pid, int64_t start) {
     return const_cast<ProcessInfo*>(std::as_const(*this).find_locked(pid, start, 0));
   }
-  void insert_locked(ProcessInfo info);
+  // Returns the inserted entry (valid while mu_ is held).
+  const ProcessInfo& insert_locked(ProcessInfo info);
+  const ProcessInfo& fork_locked(int32_t pid, int32_t ppid, int64_t start_ticks,
+                                 int64_t parent_start_ticks);
 
   std::string proc_root_;
   mutable std::shared_mutex mu_;

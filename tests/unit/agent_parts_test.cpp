@@ -39,6 +39,28 @@ TEST(ProcessTable, ReadsARealUidFromProc) {
   EXPECT_FALSE(read_proc_real_uid(getpid(), "/nonexistent"));
 }
 
+// The fork hook sees the child the table made (the parent's image and ids, the new pid).
+TEST(ProcessTable, ForkShowsTheChildItMade) {
+  ProcessTable t("/nonexistent");
+  ProcessInfo parent;
+  parent.pid = 100;
+  parent.ppid = 1;
+  parent.start_ticks = 10;
+  parent.executable = "/bin/bash";
+  parent.uid = 1000;
+  t.on_exec(parent);
+  std::string seen;
+  int32_t seen_pid = 0;
+  t.on_fork(200, 100, 20, 10, [&](const ProcessInfo& child) {
+    seen = child.executable;
+    seen_pid = child.pid;
+  });
+  EXPECT_EQ(seen, "/bin/bash");
+  EXPECT_EQ(seen_pid, 200);
+  t.on_fork(300, 555, 30, 5, [&](const ProcessInfo& child) { seen = child.executable; });
+  EXPECT_EQ(seen, "");  // parent unknown: nothing inherited
+}
+
 TEST(ProcessTable, ForkExecExitAndPidReuse) {
   ProcessTable t("/nonexistent");
   ProcessInfo parent;
@@ -69,8 +91,9 @@ TEST(ProcessTable, ForkExecExitAndPidReuse) {
   // Expiry takes exits in order and keeps what is still within its grace period.
   t.on_exit(200, 30, 2000);
   t.on_fork(201, 100, 40, 10);
-  t.on_exit(201, 40, 2100);
-  t.on_exit(201, 40, 2200);  // a repeated exit report does not extend or duplicate it
+  EXPECT_TRUE(t.on_exit(201, 40, 2100));
+  EXPECT_FALSE(t.on_exit(201, 40, 2200));  // a repeated exit report: refused, nothing changes
+  EXPECT_TRUE(t.on_exit(999, 1, 2200));    // an unknown process's exit is still news
   EXPECT_EQ(t.expire(2050, 10), 1u);
   EXPECT_FALSE(t.find(200, 30));
   EXPECT_TRUE(t.find(201, 40));

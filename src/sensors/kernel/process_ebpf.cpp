@@ -281,9 +281,16 @@ void ProcessEbpfSensor::Impl::malformed(const Error& e) {
 void ProcessEbpfSensor::Impl::on_fork(const rs_rec_fork& r) {
   Event& ev = batch.next();
   process_records::fork_event(r, ev);
+  // The child runs its parent's image: both executables come from the entry the table makes,
+  // so enrichment has no lookup left to do for them.
   ctx->processes().on_fork(static_cast<int32_t>(r.pid), static_cast<int32_t>(r.ppid),
                            clock::boot_ns_to_ticks(static_cast<int64_t>(r.start_boot_ns)),
-                           clock::boot_ns_to_ticks(static_cast<int64_t>(r.parent_start_boot_ns)));
+                           clock::boot_ns_to_ticks(static_cast<int64_t>(r.parent_start_boot_ns)),
+                           [&ev](const ProcessInfo& child) {
+                             if (child.executable.empty()) return;
+                             ev.set(Field::kProcessExecutable, child.executable);
+                             ev.set(Field::kProcessParentExecutable, child.executable);
+                           });
   ctx->decide(ev);
   emitted();
 }
@@ -327,12 +334,14 @@ void ProcessEbpfSensor::Impl::on_exec(const process_records::ExecRecord& r) {
 void ProcessEbpfSensor::Impl::on_exit(const rs_rec_exit& r) {
   const auto pid = static_cast<int32_t>(r.pid);
   const int64_t ticks = clock::boot_ns_to_ticks(static_cast<int64_t>(r.start_boot_ns));
-  // Two threads of a group exiting at once may both report the group's end.
-  if (ctx->processes().exited(pid, ticks)) return;
   Event& ev = batch.next();
   process_records::exit_event(r, ev);
-  ctx->decide(ev);  // before on_exit, so that enrichment finds the process still alive
-  ctx->processes().on_exit(pid, ticks, ev.timestamp_ns());
+  // Two threads of a group exiting at once may both report the group's end: one event.
+  if (!ctx->processes().on_exit(pid, ticks, ev.timestamp_ns())) {
+    batch.drop_last();
+    return;
+  }
+  ctx->decide(ev);  // enrichment finds the process by its start time, ended or not
   emitted();
 }
 
