@@ -39,16 +39,21 @@ TEST(ProcessTable, ReadsARealUidFromProc) {
   EXPECT_FALSE(read_proc_real_uid(getpid(), "/nonexistent"));
 }
 
+// pid 100, started at tick 10, running /bin/bash as uid 1000.
+ProcessInfo bash_100() {
+  ProcessInfo p;
+  p.pid = 100;
+  p.ppid = 1;
+  p.start_ticks = 10;
+  p.executable = "/bin/bash";
+  p.uid = 1000;
+  return p;
+}
+
 // The fork hook sees the child the table made (the parent's image and ids, the new pid).
 TEST(ProcessTable, ForkShowsTheChildItMade) {
   ProcessTable t("/nonexistent");
-  ProcessInfo parent;
-  parent.pid = 100;
-  parent.ppid = 1;
-  parent.start_ticks = 10;
-  parent.executable = "/bin/bash";
-  parent.uid = 1000;
-  t.on_exec(parent);
+  t.on_exec(bash_100());
   std::string seen;
   int32_t seen_pid = 0;
   t.on_fork(200, 100, 20, 10, [&](const ProcessInfo& child) {
@@ -63,13 +68,7 @@ TEST(ProcessTable, ForkShowsTheChildItMade) {
 
 TEST(ProcessTable, ForkExecExitAndPidReuse) {
   ProcessTable t("/nonexistent");
-  ProcessInfo parent;
-  parent.pid = 100;
-  parent.ppid = 1;
-  parent.start_ticks = 10;
-  parent.executable = "/bin/bash";
-  parent.uid = 1000;
-  t.on_exec(parent);
+  t.on_exec(bash_100());
   t.on_fork(200, 100, 20, 10);
   auto child = t.find(200);
   ASSERT_TRUE(child);
