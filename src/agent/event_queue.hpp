@@ -45,8 +45,10 @@ class EventQueue {
   size_t max_depth() const { return max_depth_.load(std::memory_order_relaxed); }
   size_t capacity() const { return capacity_; }
 
-  // Written batches kept for producers: enough for the sensors that batch to find one each.
+  // Written batches kept for producers: enough for the sensors that batch to find one each,
+  // and none larger than a sensor's batch (a burst of single events leaves one that is not kept).
   static constexpr size_t kSpareBatches = 16;
+  static constexpr size_t kSpareBatchEvents = 1024;
 
  private:
   void note_depth_locked();  // max_depth_ after a push (mu_ held)

@@ -16,8 +16,25 @@ namespace ringside {
 
 class EventBatch {
  public:
+  EventBatch() = default;
+  // A moved-from batch is empty.
+  EventBatch(EventBatch&& o) noexcept
+      : events_(std::move(o.events_)), size_(std::exchange(o.size_, 0)) {
+    o.events_.clear();
+  }
+  EventBatch& operator=(EventBatch&& o) noexcept {
+    events_ = std::move(o.events_);
+    size_ = std::exchange(o.size_, 0);
+    o.events_.clear();
+    return *this;
+  }
+  EventBatch(const EventBatch&) = delete;
+  EventBatch& operator=(const EventBatch&) = delete;
+  ~EventBatch() = default;
+
   // An event at the end of the batch for the caller to build: a stale one (holding an earlier
-  // event's fields until the caller's Event::reset) or a new, empty one.
+  // event's fields until the caller's Event::reset) or a new, empty one. The reference holds
+  // until the next next() or push(), which may move the batch's events.
   Event& next() {
     if (size_ == events_.size()) events_.emplace_back();
     return events_[size_++];
@@ -49,6 +66,8 @@ class EventBatch {
     size_ = 0;
   }
   void reserve(size_t n) { events_.reserve(n); }
+  // Events held, live and stale.
+  size_t held() const { return events_.size(); }
 
   static constexpr size_t kKeepArenaBytes = 4096;
 

@@ -204,10 +204,10 @@ TEST(EventQueue, WrittenEventsComeBackForReuse) {
   Event& small = batch.next();
   small.reset(EventType::kProcessExec, 1);
   small.set(Field::kProcessExecutable, "/usr/bin/true");
-  Event& large = batch.next();
+  const std::string_view kept = *small.get_str(Field::kProcessExecutable);
+  Event& large = batch.next();  // (small may have moved: not used again)
   large.reset(EventType::kProcessExec, 2);
   large.set(Field::kProcessExecutable, std::string(2 * EventBatch::kKeepArenaBytes, 'x'));
-  const std::string_view kept = *small.get_str(Field::kProcessExecutable);
   q.push_all(batch);
 
   std::vector<EventBatch> out;
