@@ -78,11 +78,11 @@ class Agent final : public SensorContext {
 
   // Fills fields a sensor did not have from the process table and the hash cache.
   void enrich(Event& ev);
+
+ private:
   // The policy decide() uses: this thread's copy, refreshed when a policy was installed since
   // (no lock and no reference count per event, as policy() takes).
   const policy::Policy& policy_for_this_thread() const;
-
- private:
   std::optional<Event> stamp(Event& ev);
   Agent(AgentOptions options, std::shared_ptr<const policy::Policy> policy);
   void build_sensors();

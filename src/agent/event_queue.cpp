@@ -70,17 +70,12 @@ bool EventQueue::pop_all(std::vector<EventBatch>& out, std::chrono::milliseconds
   // Outside the lock: releasing large arenas, and the batches that are not kept.
   std::erase_if(out, [](const EventBatch& b) { return b.held() > kSpareBatchEvents; });
   for (EventBatch& b : out) b.clear();
-  const size_t room = [&] {
-    std::lock_guard lock(mu_);
-    return kSpareBatches - std::min(kSpareBatches, spares_.size());
-  }();
-  if (out.size() > room) out.resize(room);
+  std::vector<EventBatch> unkept;  // declared before the lock: freed after it is released
   std::unique_lock lock(mu_);
   for (EventBatch& b : out) {
-    if (spares_.size() >= kSpareBatches) break;
-    spares_.push_back(std::move(b));
+    (spares_.size() < kSpareBatches ? spares_ : unkept).push_back(std::move(b));
   }
-  out.clear();  // moved-from (or, rarely, beyond the room a producer's take left): empty
+  out.clear();  // moved-from: empty
   cv_.wait_for(lock, timeout, [&] { return closed_ || depth_ >= wake_depth_; });
   out.swap(batches_);
   depth_ = 0;

@@ -172,23 +172,21 @@ void exit_event(const rs_rec_exit& r, Event& ev) {
   ev.set(Field::kEventOutcome, "success");
 }
 
-Event fork_event(const rs_rec_fork& r) {
+namespace {
+
+// An event from one of the in-place builders above, as a value.
+template <class Record>
+Event built(void (*build)(const Record&, Event&), const Record& r) {
   Event ev;
-  fork_event(r, ev);
+  build(r, ev);
   return ev;
 }
 
-Event exec_event(const ExecRecord& r) {
-  Event ev;
-  exec_event(r, ev);
-  return ev;
-}
+}  // namespace
 
-Event exit_event(const rs_rec_exit& r) {
-  Event ev;
-  exit_event(r, ev);
-  return ev;
-}
+Event fork_event(const rs_rec_fork& r) { return built<rs_rec_fork>(fork_event, r); }
+Event exec_event(const ExecRecord& r) { return built<ExecRecord>(exec_event, r); }
+Event exit_event(const rs_rec_exit& r) { return built<rs_rec_exit>(exit_event, r); }
 
 ProcessInfo process_info(const ExecRecord& r) {
   ProcessInfo p;
